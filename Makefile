@@ -1,0 +1,43 @@
+# Two commands set up a fresh machine (see README):
+#   make book   install everything, execute every notebook in full mode, regenerate figures/
+#   make test   install everything, run all tests (unit tests + every notebook in fast mode)
+# Installing is done once: a stamp file in .venv records it, so re-running either command on an
+# installed machine only re-installs when pyproject.toml or constraints.txt changed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.scale_lib-installed
+EXTRAS ?= notebooks,minilm
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export PYTHONHASHSEED ?= 0
+
+.PHONY: install test book fast-book benchmarks sync clean
+
+install: $(STAMP)
+
+# constraints.txt pins torch==2.13.0: an unpinned torch would pull the newest CUDA build (GBs).
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+test: $(STAMP)
+	SCALE_LIB_FAST=1 $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 tests notebooks
+
+book: $(STAMP)
+	SCALE_LIB_FAST=0 $(BIN)/python -m scale_lib.run_book
+
+fast-book: $(STAMP)
+	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.run_book
+
+benchmarks: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# after editing notebooks/NN_title.py: regenerate the paired .ipynb (no outputs)
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.py
+
+clean:
+	rm -rf build .pytest_cache

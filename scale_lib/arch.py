@@ -1,0 +1,296 @@
+"""Model map: where the layers, attention output projections, MLPs and norms of a model live.
+
+ScAle and the rescaling sweeps act on three *sites* of every transformer layer:
+
+* the **attention output projection** (``o_proj`` / ``c_proj`` / ``out_proj`` / ``dense``). Its
+  *input* is the concatenation of the per-head outputs, so a pre-hook there sees every head
+  separately: ``(batch, seq, n_heads * head_dim)`` viewed as ``(batch, seq, n_heads, head_dim)``.
+  Its *output* is the attention block's contribution to the residual stream;
+* the **MLP**, whose output is the MLP block's contribution to the residual stream;
+* the **norms** (used by the scale-vector notebooks).
+
+:func:`model_map` finds them for the architectures in :data:`LAYOUTS` (one entry per
+``config.model_type``, like peft's ``TRANSFORMERS_MODELS_TO_*`` tables). Any other model can be
+described by hand with a :class:`Layout`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import nn
+
+__all__ = ["Layout", "ModelMap", "LAYOUTS", "VISION_LAYOUTS", "model_map"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Module names of one transformer stack (paths are dotted module names).
+
+    Args:
+        layers: the ``nn.ModuleList`` of layers. Matched as a *suffix* of the module names, so
+            ``"layers"`` finds ``model.layers`` in a ``LlamaForCausalLM`` and ``layers`` in a bare
+            ``LlamaModel``, and a peft-wrapped model still matches.
+        attn_out: inside one layer, the attention output projection (input = heads concatenated).
+        mlp: inside one layer, the module whose output is the MLP's contribution.
+        final_norm: the norm after the last layer (suffix-matched), or ``None``.
+        heads_attr: config attributes to read the number of (query) heads from, first found wins.
+        causal: whether position *t* only sees positions ``<= t`` (decoders) or not (encoders).
+    """
+
+    layers: str
+    attn_out: str
+    mlp: str
+    final_norm: str | None = None
+    heads_attr: tuple[str, ...] = ("num_attention_heads", "n_head", "num_heads")
+    causal: bool = True
+
+
+_LLAMA_LIKE = Layout(layers="layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="norm")
+
+#: Language-model layouts, by ``config.model_type``.
+LAYOUTS: dict[str, Layout] = {
+    **{
+        t: _LLAMA_LIKE
+        for t in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo2", "phi3")
+    },
+    "gpt2": Layout(layers="transformer.h", attn_out="attn.c_proj", mlp="mlp", final_norm="transformer.ln_f"),
+    "bert": Layout(
+        layers="encoder.layer", attn_out="attention.output.dense", mlp="output.dense", causal=False
+    ),
+    **{
+        t: Layout(
+            layers="language_model.layers",
+            attn_out="self_attn.o_proj",
+            mlp="mlp",
+            final_norm="language_model.norm",
+        )
+        for t in ("llava", "qwen2_vl", "qwen2_5_vl", "gemma3")
+    },
+    # PaliGemma is a prefix-LM: image and prompt tokens attend to each other in both directions,
+    # so scaling the last prompt token changes earlier positions too (no prefix caching).
+    "paligemma": Layout(
+        layers="language_model.layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="language_model.norm", causal=False
+    ),
+    **{
+        t: Layout(
+            layers="text_model.layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="text_model.norm"
+        )
+        for t in ("idefics3", "smolvlm")
+    },
+}
+
+_SIGLIP_CLIP = Layout(layers="encoder.layers", attn_out="self_attn.out_proj", mlp="mlp", causal=False)
+#: Vision-tower layouts, by ``config.model_type``. Only touched when asked (``tower="vision"``).
+VISION_LAYOUTS: dict[str, Layout] = {
+    "llava": _SIGLIP_CLIP,
+    "paligemma": _SIGLIP_CLIP,
+    "gemma3": _SIGLIP_CLIP,
+    "idefics3": Layout(layers="encoder.layers", attn_out="self_attn.out_proj", mlp="mlp", causal=False),
+    "smolvlm": Layout(layers="encoder.layers", attn_out="self_attn.out_proj", mlp="mlp", causal=False),
+    "qwen2_vl": Layout(layers="visual.blocks", attn_out="attn.proj", mlp="mlp", causal=False),
+    "qwen2_5_vl": Layout(layers="visual.blocks", attn_out="attn.proj", mlp="mlp", causal=False),
+}
+
+TOWERS = ("language", "vision")
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """A peft ``PeftModel`` -> the transformers model inside it."""
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if callable(get_base) else model
+
+
+def _find_suffix(root: nn.Module, suffix: str, kind: type | None = None) -> list[str]:
+    hits = []
+    for name, mod in root.named_modules():
+        if (name == suffix or name.endswith("." + suffix)) and (kind is None or isinstance(mod, kind)):
+            hits.append(name)
+    return hits
+
+
+def _module_lists(root: nn.Module) -> list[str]:
+    return [f"{n} ({len(m)} x {type(m[0]).__name__})" for n, m in root.named_modules() if isinstance(m, nn.ModuleList) and len(m)]
+
+
+def _in_features(mod: nn.Module) -> int:
+    if isinstance(mod, nn.Linear):
+        return mod.in_features
+    w = getattr(mod, "weight", None)
+    if w is not None and type(mod).__name__ == "Conv1D":  # GPT-2: weight is (in, out)
+        return w.shape[0]
+    if w is not None and w.dim() == 2:
+        return w.shape[1]
+    raise TypeError(f"cannot read the input width of {type(mod).__name__}; expected nn.Linear or GPT-2's Conv1D")
+
+
+def _config_for(model: nn.Module, tower: str):
+    cfg = model.config
+    if tower == "vision":
+        return getattr(cfg, "vision_config", cfg)
+    get_text = getattr(cfg, "get_text_config", None)
+    return get_text() if callable(get_text) else cfg
+
+
+@dataclass
+class ModelMap:
+    """The modules :func:`scale_lib.scaled` hooks into, for one stack of one model.
+
+    Layers are kept as a plain Python list (not registered as sub-modules), so holding a
+    ``ModelMap`` never makes the backbone's parameters part of anything else.
+    """
+
+    model_type: str
+    tower: str
+    layout: Layout
+    layers_path: str
+    layers: list[nn.Module] = field(repr=False)
+    n_heads: int
+    head_dim: int
+    n_kv_heads: int
+    hidden_size: int
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def causal(self) -> bool:
+        return self.layout.causal
+
+    def check_layer(self, layer: int) -> int:
+        if isinstance(layer, bool) or not isinstance(layer, int):
+            raise TypeError(f"layer must be an int, got {layer!r}")
+        if not 0 <= layer < self.n_layers:
+            raise ValueError(
+                f"layer {layer} is out of range: this {self.model_type} {self.tower} stack has "
+                f"{self.n_layers} layers, valid layers are 0..{self.n_layers - 1}"
+            )
+        return layer
+
+    def check_head(self, head: int, layer: int | None = None) -> int:
+        if isinstance(head, bool) or not isinstance(head, int):
+            raise TypeError(f"head must be an int, got {head!r}")
+        if not 0 <= head < self.n_heads:
+            where = f" of layer {layer}" if layer is not None else ""
+            raise ValueError(
+                f"head {head}{where} is out of range: {self.model_type} has {self.n_heads} query heads "
+                f"per layer, valid heads are 0..{self.n_heads - 1}"
+            )
+        return head
+
+    def attn_out(self, layer: int) -> nn.Module:
+        """The attention output projection of ``layer`` (its input holds the heads)."""
+        return self.layers[self.check_layer(layer)].get_submodule(self.layout.attn_out)
+
+    def mlp(self, layer: int) -> nn.Module:
+        """The module whose output is the MLP contribution of ``layer``."""
+        return self.layers[self.check_layer(layer)].get_submodule(self.layout.mlp)
+
+    def norms(self, layer: int) -> dict[str, nn.Module]:
+        """Every normalisation module inside ``layer``, by its name inside the layer."""
+        return {
+            n: m
+            for n, m in self.layers[self.check_layer(layer)].named_modules()
+            if n and "norm" in type(m).__name__.lower()
+        }
+
+    def describe(self) -> str:
+        lines = [
+            f"{self.model_type} ({self.tower} stack): {self.n_layers} layers at '{self.layers_path}', "
+            f"{self.n_heads} query heads x head_dim {self.head_dim} ({self.n_kv_heads} key/value heads), "
+            f"hidden size {self.hidden_size}, {'causal' if self.causal else 'bidirectional'}",
+            f"  attention output projection: {self.layers_path}.N.{self.layout.attn_out}",
+            f"  MLP output:                   {self.layers_path}.N.{self.layout.mlp}",
+            f"  norms in a layer:             {', '.join(self.norms(0)) or '(none)'}",
+        ]
+        return "\n".join(lines)
+
+    __str__ = describe
+
+
+def model_map(model: nn.Module, *, tower: str = "language", layout: Layout | None = None) -> ModelMap:
+    """Find the layers, attention output projections, MLPs and norms of ``model``.
+
+    Args:
+        model: a Hugging Face transformers model (or a peft model wrapping one).
+        tower: ``"language"`` (default; the text decoder of a VLM) or ``"vision"`` (a VLM's
+            vision encoder — never touched unless asked for).
+        layout: module names given by hand, for an architecture not in :data:`LAYOUTS`.
+
+    Raises:
+        ValueError: unknown architecture (the message lists the layer stacks found and shows how
+            to pass a :class:`Layout`), unknown tower, or a layout whose names are not found.
+    """
+    if tower not in TOWERS:
+        raise ValueError(f"unknown tower {tower!r}; valid towers are {TOWERS}")
+    model = _unwrap(model)
+    cfg = getattr(model, "config", None)
+    model_type = getattr(cfg, "model_type", type(model).__name__)
+    table = LAYOUTS if tower == "language" else VISION_LAYOUTS
+    if layout is None:
+        if model_type not in table:
+            raise ValueError(
+                f"unknown architecture {model_type!r} for the {tower} tower. Known: {sorted(table)}.\n"
+                f"Layer stacks found in this model: {_module_lists(model) or ['(none)']}.\n"
+                "Describe it by hand, e.g. model_map(model, layout=scale_lib.Layout(layers='model.layers', "
+                "attn_out='self_attn.o_proj', mlp='mlp')) -- attn_out must be the module whose input is "
+                "the concatenated head outputs."
+            )
+        layout = table[model_type]
+    hits = _find_suffix(model, layout.layers, nn.ModuleList)
+    if len(hits) != 1:
+        raise ValueError(
+            f"layout.layers={layout.layers!r} matched {hits or 'nothing'} in {type(model).__name__}; "
+            f"it must match exactly one nn.ModuleList. Layer stacks found: {_module_lists(model)}"
+        )
+    layers = list(model.get_submodule(hits[0]))
+    for what in ("attn_out", "mlp"):
+        path = getattr(layout, what)
+        try:
+            layers[0].get_submodule(path)
+        except AttributeError:
+            children = [n for n, _ in layers[0].named_modules() if n]
+            raise ValueError(
+                f"layout.{what}={path!r} is not a module of {hits[0]}.0; modules there: {children}"
+            ) from None
+    tcfg = _config_for(model, tower)
+    n_heads = next((getattr(tcfg, a) for a in layout.heads_attr if getattr(tcfg, a, None)), None)
+    if n_heads is None:
+        raise ValueError(f"could not read the number of heads from the config (tried {layout.heads_attr})")
+    width = _in_features(layers[0].get_submodule(layout.attn_out))
+    if width % n_heads:
+        raise ValueError(f"attention output width {width} is not divisible by {n_heads} heads")
+    hidden = getattr(tcfg, "hidden_size", None) or getattr(tcfg, "n_embd", None) or width
+    return ModelMap(
+        model_type=model_type,
+        tower=tower,
+        layout=layout,
+        layers_path=hits[0],
+        layers=layers,
+        n_heads=int(n_heads),
+        head_dim=width // n_heads,
+        n_kv_heads=int(getattr(tcfg, "num_key_value_heads", None) or n_heads),
+        hidden_size=int(hidden),
+    )
+
+
+def trainable_parameters(module: nn.Module) -> int:
+    """Number of parameters with ``requires_grad``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Set ``requires_grad=False`` on every parameter (in place) and return the model."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def count_hooks(model: nn.Module) -> int:
+    """Total forward (pre-)hooks registered on ``model`` and its sub-modules — a leak detector."""
+    n = 0
+    for m in model.modules():
+        n += len(m._forward_hooks) + len(m._forward_pre_hooks)
+    return n
+

@@ -1,0 +1,316 @@
+"""Theory-style toy models of norm scale vectors γ, each checked against autograd or simulation.
+
+The paper's proofs are not public; every formula here is our derivation, and every one has a test.
+
+* **Expressivity** — :func:`fold_gamma`: in Pre-Norm, ``W (γ ⊙ n) = (W diag γ) n``.
+* **Preconditioning** — :func:`theta_velocity`: with effective columns ``θ_j = γ_j w_j``,
+  gradient flow on ``(γ, W)`` moves θ as ``dθ_j/dt = −(γ_j² I + w_j w_jᵀ) ∇_{θ_j} L``;
+  :func:`balancedness` ``γ_j² − ‖w_j‖²`` is conserved.
+* **Scalar closed form** — :func:`scalar_closed_form` solves ``dθ/dt = −√(c² + 4θ²)(θ − θ*)``.
+* **Pre-Norm regression** — :func:`make_prenorm_regression`, :func:`train_prenorm_regression`:
+  GD/Adam with no γ, a shared γ, or branch-specific γ (HG).
+* **Weight decay** — :func:`scalar_sharpness`, :func:`train_scalar_product`,
+  :func:`output_gamma_optimum`, :func:`qk_norm_toy`.
+* **Dual placement and magnitude–direction** — :func:`dual_placement_velocity`,
+  :func:`magnitude_direction_gamma`, :func:`magnitude_direction_preconditioner`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "rms_normalize", "fold_gamma", "preconditioner", "theta_velocity", "autograd_velocity", "balancedness",
+    "rk4", "scalar_rate", "scalar_closed_form", "scalar_flow",
+    "PreNormRegression", "make_prenorm_regression", "train_prenorm_regression", "steps_to_reach",
+    "scalar_sharpness", "hessian", "train_scalar_product", "output_gamma_optimum", "qk_norm_toy",
+    "dual_placement_velocity", "magnitude_direction_gamma", "magnitude_direction_preconditioner",
+]
+
+DTYPE = torch.float64
+
+
+# ---------------------------------------------------------------------------------------------
+# Expressivity
+def rms_normalize(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """RMSNorm without its scale: ``x / RMS(x)`` along the last dimension."""
+    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+
+
+def fold_gamma(gamma: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``W diag(γ)``: the linear map that absorbs γ (``weight`` is ``(out, in)``, as in ``nn.Linear``)."""
+    if gamma.shape != weight.shape[-1:]:
+        raise ValueError(f"gamma has shape {tuple(gamma.shape)} but weight expects ({weight.shape[-1]},)")
+    return weight * gamma
+
+
+# ---------------------------------------------------------------------------------------------
+# Preconditioning: θ_j = γ_j w_j (w_j is column j of W)
+def preconditioner(gamma_j: float | torch.Tensor, w_j: torch.Tensor) -> torch.Tensor:
+    """``γ_j² I + w_j w_jᵀ``: how gradient flow on (γ, W) moves the effective column θ_j."""
+    w_j = torch.as_tensor(w_j, dtype=DTYPE)
+    return torch.as_tensor(gamma_j, dtype=DTYPE) ** 2 * torch.eye(len(w_j), dtype=DTYPE) + torch.outer(w_j, w_j)
+
+
+def theta_velocity(gamma: torch.Tensor, weight: torch.Tensor, grad_theta: torch.Tensor) -> torch.Tensor:
+    """dθ/dt from the formula: column j is ``−(γ_j² I + w_j w_jᵀ) g_j`` (all ``(out, in)`` except γ ``(in,)``)."""
+    wg = (weight * grad_theta).sum(0, keepdim=True)  # w_jᵀ g_j per column
+    return -(gamma**2 * grad_theta + weight * wg)
+
+
+def autograd_velocity(gamma: torch.Tensor, weight: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dθ/dt from autograd's gradients of (γ, W), ∇_θ L) for ``θ = W diag γ`` and ``loss_fn(θ)``.
+
+    Gradient flow moves ``γ̇ = −∂L/∂γ`` and ``Ẇ = −∂L/∂W``; then ``θ̇ = Ẇ diag γ + W diag γ̇``.
+    """
+    g = gamma.detach().clone().requires_grad_(True)
+    w = weight.detach().clone().requires_grad_(True)
+    loss = loss_fn(fold_gamma(g, w))
+    dg, dw = torch.autograd.grad(loss, (g, w))
+    theta = fold_gamma(gamma, weight).detach().clone().requires_grad_(True)
+    (g_theta,) = torch.autograd.grad(loss_fn(theta), theta)
+    return fold_gamma(gamma, -dw) + weight * (-dg), g_theta
+
+
+def balancedness(gamma: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``γ_j² − ‖w_j‖²`` per column — conserved by gradient flow."""
+    return gamma**2 - weight.pow(2).sum(0)
+
+
+def rk4(f: Callable[[torch.Tensor], torch.Tensor], y0: torch.Tensor, t_end: float, steps: int) -> torch.Tensor:
+    """Integrate ``dy/dt = f(y)`` with classical Runge–Kutta; returns ``(steps + 1, *y.shape)``."""
+    h = t_end / steps
+    ys = [y0]
+    y = y0
+    for _ in range(steps):
+        k1 = f(y)
+        k2 = f(y + h / 2 * k1)
+        k3 = f(y + h / 2 * k2)
+        k4 = f(y + h * k3)
+        y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        ys.append(y)
+    return torch.stack(ys)
+
+
+# ---------------------------------------------------------------------------------------------
+# The scalar model θ = γ w, L = ½(θ − θ*)²
+def scalar_rate(theta, c):
+    """``γ² + w² = √(c² + 4θ²)``: the scalar model's effective learning rate."""
+    return torch.sqrt(torch.as_tensor(c, dtype=DTYPE) ** 2 + 4 * torch.as_tensor(theta, dtype=DTYPE) ** 2)
+
+
+def scalar_flow(gamma0: float, w0: float, theta_star: float, t_end: float, steps: int = 2000) -> dict[str, torch.Tensor]:
+    """Gradient flow of (γ, w) on ``½(γw − θ*)²`` by RK4: times, γ, w, θ = γw."""
+
+    def f(y):
+        g, w = y
+        r = g * w - theta_star
+        return torch.stack([-r * w, -r * g])
+
+    ys = rk4(f, torch.tensor([gamma0, w0], dtype=DTYPE), t_end, steps)
+    return {"t": torch.linspace(0, t_end, steps + 1, dtype=DTYPE), "gamma": ys[:, 0], "w": ys[:, 1], "theta": ys[:, 0] * ys[:, 1]}
+
+
+def scalar_closed_form(t, theta0: float, c: float, theta_star: float) -> torch.Tensor:
+    """Exact solution of ``dθ/dt = −√(c² + 4θ²)(θ − θ*)`` (our derivation).
+
+    With ``θ = (|c|/2) sinh u`` the flow becomes ``du/dt = 2θ* − |c| sinh u``; with ``z = eᵘ`` it
+    integrates to ``R(t) = R₀ e^{−r t}``, ``R = (z − z₊)/(z − z₋)``, ``z± = (2θ* ± r)/|c|`` and the
+    rate ``r = √(4θ*² + c²)``. For ``c = 0`` (balanced start) it is the logistic curve
+    ``θ = θ* / (1 + (θ*/θ₀ − 1) e^{−2θ* t})`` (θ₀, θ* of the same sign).
+    """
+    t = torch.as_tensor(t, dtype=DTYPE)
+    C = abs(c)
+    if C < 1e-12:
+        if theta0 == 0 or theta_star == 0 or (theta0 > 0) != (theta_star > 0):
+            raise ValueError("with c = 0 the closed form needs θ₀ and θ* non-zero and of the same sign")
+        s, a0, a = math.copysign(1.0, theta_star), abs(theta0), abs(theta_star)
+        return s * a / (1 + (a / a0 - 1) * torch.exp(-2 * a * t))
+    a = 2 * theta_star
+    r = math.sqrt(a * a + C * C)
+    zp, zm = (a + r) / C, (a - r) / C
+    z0 = math.exp(math.asinh(2 * theta0 / C))
+    R = (z0 - zp) / (z0 - zm) * torch.exp(-r * t)
+    z = (zp - R * zm) / (1 - R)
+    return C / 4 * (z - 1 / z)
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear regression through a Pre-Norm linear layer
+@dataclass
+class PreNormRegression:
+    """Inputs ``n = x/RMS(x)`` with anisotropic feature scales; one target map per branch."""
+
+    inputs: torch.Tensor  # (n, d_in), already normalised
+    targets: torch.Tensor  # (branches, n, d_out)
+    feature_scales: torch.Tensor  # (d_in,)
+
+
+def make_prenorm_regression(n: int = 256, d_in: int = 16, d_out: int = 8, *, condition: float = 30.0, branches: int = 1, seed: int = 0) -> PreNormRegression:
+    """Ill-conditioned Pre-Norm regression: feature j has scale ``s_j`` (log-spaced from 1 to 1/condition).
+
+    Each branch's target map multiplies column j by ``s_j^{-α_b}`` (α spread over [0, 1] across
+    branches), so every feature matters for the output but small-scale features need large weights
+    — slow directions for plain gradient descent. Different branches want different column scales.
+    """
+    if condition < 1 or branches < 1:
+        raise ValueError(f"need condition >= 1 and branches >= 1, got {condition}, {branches}")
+    gen = torch.Generator().manual_seed(seed)
+    scales = torch.logspace(0, -math.log10(condition), d_in, dtype=DTYPE)
+    x = rms_normalize(torch.randn(n, d_in, generator=gen, dtype=DTYPE) * scales)
+    alphas = torch.linspace(0.5, 1.0, branches, dtype=DTYPE) if branches > 1 else torch.ones(1, dtype=DTYPE)
+    targets = []
+    for alpha in alphas:
+        w_star = torch.randn(d_out, d_in, generator=gen, dtype=DTYPE) / math.sqrt(d_in) * scales ** (-alpha)
+        targets.append(x @ w_star.T)
+    return PreNormRegression(x, torch.stack(targets), scales)
+
+
+def train_prenorm_regression(
+    data: PreNormRegression,
+    *,
+    gamma: str = "shared",
+    optimizer: str = "gd",
+    lr: float = 0.1,
+    steps: int = 500,
+    init_scale: float = 0.1,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Train ``ŷ_b = W_b (γ_b ⊙ n)`` by full-batch GD or Adam; returns the loss after each step.
+
+    ``gamma``: ``"none"`` (γ fixed at 1), ``"shared"`` (one γ for every branch — the standard
+    norm), ``"branch"`` (one γ per branch — HG, the paper's branch-specific heterogeneity).
+    """
+    if gamma not in ("none", "shared", "branch"):
+        raise ValueError(f"unknown gamma mode {gamma!r}; valid: 'none', 'shared', 'branch'")
+    if optimizer not in ("gd", "adam"):
+        raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'gd', 'adam'")
+    n_b, _, d_out = data.targets.shape
+    d_in = data.inputs.shape[1]
+    gen = torch.Generator().manual_seed(seed)
+    w = (torch.randn(n_b, d_out, d_in, generator=gen, dtype=DTYPE) * init_scale).requires_grad_(True)
+    g = torch.ones(n_b if gamma == "branch" else 1, d_in, dtype=DTYPE, requires_grad=gamma != "none")
+    params = [w] + ([g] if gamma != "none" else [])
+    opt = torch.optim.SGD(params, lr=lr) if optimizer == "gd" else torch.optim.Adam(params, lr=lr)
+    losses = []
+    for _ in range(steps):
+        pred = torch.einsum("bod,nd->bno", w * g[:, None, :], data.inputs)
+        loss = 0.5 * (pred - data.targets).pow(2).sum(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return torch.tensor(losses, dtype=DTYPE)
+
+
+def steps_to_reach(losses: torch.Tensor, fraction: float = 0.01) -> int:
+    """First step whose loss is below ``fraction`` × the first loss (``len(losses)`` if never)."""
+    hit = (losses <= fraction * losses[0]).nonzero()
+    return int(hit[0]) if len(hit) else len(losses)
+
+
+# ---------------------------------------------------------------------------------------------
+# Weight decay: sharpness, input-type vs output-type γ, QK-norm
+def scalar_sharpness(gamma, w):
+    """Top Hessian eigenvalue of ``½(γw − θ*)²`` on the solution set ``γw = θ*``: ``γ² + w²``."""
+    return torch.as_tensor(gamma, dtype=DTYPE) ** 2 + torch.as_tensor(w, dtype=DTYPE) ** 2
+
+
+def hessian(loss_fn: Callable[[torch.Tensor], torch.Tensor], params: torch.Tensor) -> torch.Tensor:
+    """Full Hessian of ``loss_fn`` at a flat parameter vector (autograd; for small toys)."""
+    return torch.autograd.functional.hessian(loss_fn, params.detach().to(DTYPE))
+
+
+def train_scalar_product(gamma0: float, w0: float, theta_star: float, *, lr: float = 0.05, steps: int = 2000, wd: float = 0.0, decay: str = "gamma") -> dict[str, torch.Tensor]:
+    """GD with decoupled weight decay on ``½(γw − θ*)²``; returns trajectories of γ, w, θ, loss.
+
+    ``decay``: which parameters decay — ``"gamma"`` (the norm's γ only), ``"both"`` or ``"w"``.
+    """
+    if decay not in ("gamma", "both", "w"):
+        raise ValueError(f"unknown decay target {decay!r}; valid: 'gamma', 'both', 'w'")
+    g, w = float(gamma0), float(w0)
+    gs, ws = [g], [w]
+    for _ in range(steps):
+        r = g * w - theta_star
+        dg, dw = r * w, r * g
+        g, w = g - lr * dg - lr * wd * g * (decay in ("gamma", "both")), w - lr * dw - lr * wd * w * (decay in ("w", "both"))
+        if not (math.isfinite(g) and math.isfinite(w)) or abs(g * w) > 1e12:
+            g = w = float("nan")
+        gs.append(g)
+        ws.append(w)
+    gs_t, ws_t = torch.tensor(gs, dtype=DTYPE), torch.tensor(ws, dtype=DTYPE)
+    return {"gamma": gs_t, "w": ws_t, "theta": gs_t * ws_t, "loss": 0.5 * (gs_t * ws_t - theta_star) ** 2}
+
+
+def output_gamma_optimum(target: float, wd: float) -> float:
+    """Minimiser of ``½(γ − s)² + (λ/2)γ²``: an Output-Norm γ under decay shrinks to ``s / (1 + λ)``."""
+    if wd < 0:
+        raise ValueError(f"weight decay must be >= 0, got {wd}")
+    return target / (1 + wd)
+
+
+def qk_norm_toy(wd: float, *, keys: int = 8, dim: int = 16, lr: float = 0.2, steps: int = 1500, seed: int = 0) -> dict[str, float]:
+    """Attention with QK-norm: logits ``γ_q γ_k cos(q, k_i) · √d``; learn to attend to one key.
+
+    Normalised q and k bound every logit by ``γ_q γ_k √d``: only the two scales can sharpen the
+    attention. Returns the learned logit scale ``γ_q γ_k`` and the final attention probability on
+    the right key, for weight decay ``wd`` (decoupled, on both γ) — decay caps the logit scale.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    k = rms_normalize(torch.randn(keys, dim, generator=gen, dtype=DTYPE))
+    q = rms_normalize(k[0] + 0.8 * torch.randn(dim, generator=gen, dtype=DTYPE))
+    cos = (k @ q) / dim  # cos(q, k_i) for RMS-normalised vectors (norm √d each)
+    gq = torch.ones((), dtype=DTYPE, requires_grad=True)
+    gk = torch.ones((), dtype=DTYPE, requires_grad=True)
+    opt = torch.optim.SGD([gq, gk], lr=lr)
+    for _ in range(steps):
+        logits = gq * gk * cos * math.sqrt(dim)
+        loss = -torch.log_softmax(logits, -1)[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            gq.mul_(1 - lr * wd)
+            gk.mul_(1 - lr * wd)
+    logits = (gq * gk * cos * math.sqrt(dim)).detach()
+    return {"logit_scale": float(gq * gk), "p_correct": float(torch.softmax(logits, -1)[0]), "loss": float(-torch.log_softmax(logits, -1)[0])}
+
+
+# ---------------------------------------------------------------------------------------------
+# Dual placement diag(u) W diag(v), and magnitude–direction γ
+def dual_placement_velocity(u: torch.Tensor, weight: torch.Tensor, v: torch.Tensor, grad_theta: torch.Tensor) -> torch.Tensor:
+    """dθ/dt for ``θ = diag(u) W diag(v)`` under gradient flow on (u, W, v) (our derivation):
+
+    ``θ̇ = −[(u² v²ᵀ) ⊙ G + diag(ρ) θ + θ diag(κ)]`` with row terms ``ρ_i = ⟨G_i, θ_i⟩ / u_i²`` and
+    column terms ``κ_j = ⟨G_:j, θ_:j⟩ / v_j²`` — an elementwise rate plus row and column
+    preconditioning along θ itself.
+    """
+    theta = u[:, None] * weight * v[None, :]
+    rho = (grad_theta * theta).sum(1) / u**2
+    kappa = (grad_theta * theta).sum(0) / v**2
+    return -((u[:, None] ** 2) * (v[None, :] ** 2) * grad_theta + rho[:, None] * theta + theta * kappa[None, :])
+
+
+def magnitude_direction_gamma(beta: torch.Tensor, a: torch.Tensor, *, exponential: bool = False) -> torch.Tensor:
+    """OR: ``γ = β √d a/‖a‖`` (ER: ``γ = e^β √d a/‖a‖``). β = 1 (ER: 0) and a = 1 give γ = 1."""
+    mag = torch.exp(beta) if exponential else beta
+    return mag * math.sqrt(a.numel()) * a / a.norm()
+
+
+def magnitude_direction_preconditioner(beta: float, a: torch.Tensor, *, exponential: bool = False) -> torch.Tensor:
+    """``J Jᵀ`` for γ(β, a): how gradient flow on (β, a) moves γ (``dγ/dt = −J Jᵀ ∇_γ L``).
+
+    OR: ``γγᵀ/β² + (β² d / ‖a‖²)(I − â âᵀ)``; at γ = 1 the rate along γ is d — the magnitude's
+    d-fold effective learning rate — and 1 across it. (ER: ``γγᵀ + (e^{2β} d/‖a‖²)(I − â âᵀ)``.)
+    """
+    a = a.to(DTYPE)
+    d = a.numel()
+    gamma = magnitude_direction_gamma(torch.tensor(beta, dtype=DTYPE), a, exponential=exponential)
+    mag = math.exp(beta) if exponential else beta
+    a_hat = a / a.norm()
+    radial = torch.outer(gamma, gamma) / (1.0 if exponential else beta**2)
+    return radial + (mag**2 * d / a.norm() ** 2) * (torch.eye(d, dtype=DTYPE) - torch.outer(a_hat, a_hat))

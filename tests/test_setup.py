@@ -1,0 +1,76 @@
+"""The book's shape: packaging lists agree, notebooks are paired and clean, README and CI agree."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~\[; ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in pyproject["dependencies"] + pyproject["optional-dependencies"]["notebooks"]}
+    text = (ROOT / "environment.yml").read_text()
+    pip_section = text.split("- pip:", 1)[1]
+    listed = {_name(line.strip()[2:]) for line in pip_section.splitlines() if line.strip().startswith("- ") and not line.strip().startswith("- -e")}
+    assert listed == wanted, f"only in environment.yml: {listed - wanted}; only in pyproject: {wanted - listed}"
+
+
+def test_constraints_pin_torch_so_no_cuda_build_is_pulled():
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line and not line.startswith("#"))
+    assert pins["torch"] == "2.13.0"
+    assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+    # the constraint file pins only packages the project asks for
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    asked = {_name(r) for r in pyproject["dependencies"]} | {_name(r) for extra in pyproject["optional-dependencies"].values() for r in extra}
+    assert {_name(p) for p in pins} <= asked
+
+
+@pytest.mark.parametrize("src", NOTEBOOK_SOURCES, ids=lambda p: p.stem)
+def test_notebook_pair_in_sync_and_without_outputs(src):
+    nb_path = src.with_suffix(".ipynb")
+    assert nb_path.exists(), f"{src.name} has no paired {nb_path.name}: run `make sync`"
+    py, ipynb = jupytext.read(src), jupytext.read(nb_path)
+    cells = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
+    assert cells(py) == cells(ipynb), f"{src.name} and {nb_path.name} differ: run `make sync`"
+    raw = nbformat.read(nb_path, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in raw.cells if c.cell_type == "code"), f"{nb_path.name} is committed with outputs"
+
+
+@pytest.mark.parametrize("src", NOTEBOOK_SOURCES, ids=lambda p: p.stem)
+def test_notebook_opens_with_colab_badge_and_colab_only_setup(src):
+    nb = jupytext.read(src)
+    assert "colab.research.google.com/github/" in nb.cells[0].source and src.stem in nb.cells[0].source
+    setup = next(c.source for c in nb.cells if c.cell_type == "code")
+    assert 'if "google.colab" in sys.modules' in setup
+
+
+def test_readme_documents_exactly_two_setup_commands_and_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- setup-commands -->\s*```bash\n(.*?)```", readme, re.S)
+    assert block, "README needs the fenced setup block after <!-- setup-commands -->"
+    commands = [line for line in block.group(1).splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert len(commands) == 2, commands
+    assert any("make book" in c for c in commands) and any("make test" in c for c in commands)
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_cmd = next(c for c in commands if "make test" in c).strip()
+    assert test_cmd.split("#")[0].strip().endswith("make test") and "make test" in ci
+    for src in NOTEBOOK_SOURCES:
+        assert src.stem in readme, f"README does not mention {src.stem}"
+    for bench in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        assert bench.name in readme, f"README's benchmark table does not list {bench.name}"
+
+
+def test_every_notebook_records_metrics_in_full_mode():
+    for src in NOTEBOOK_SOURCES:
+        assert "sl.save_metrics(NB" in src.read_text(), f"{src.name} records no metrics.json"
+        assert (ROOT / "figures" / src.stem / "metrics.json").exists(), f"figures/{src.stem}/metrics.json is missing: run `make book`"

@@ -26,8 +26,8 @@ import torch
 __all__ = [
     "rms_normalize", "fold_gamma", "preconditioner", "theta_velocity", "autograd_velocity", "balancedness",
     "rk4", "scalar_rate", "scalar_closed_form", "scalar_flow",
-    "PreNormRegression", "make_prenorm_regression", "train_prenorm_regression", "steps_to_reach",
-    "scalar_sharpness", "hessian", "train_scalar_product", "output_gamma_optimum", "qk_norm_toy",
+    "PreNormRegression", "make_prenorm_regression", "train_prenorm_regression", "best_learning_rate", "steps_to_reach",
+    "scalar_sharpness", "hessian", "train_scalar_product", "empirical_stable_lr", "output_gamma_optimum", "qk_norm_toy",
     "dual_placement_velocity", "magnitude_direction_gamma", "magnitude_direction_preconditioner",
 ]
 
@@ -175,7 +175,7 @@ def train_prenorm_regression(
     *,
     gamma: str = "shared",
     optimizer: str = "gd",
-    lr: float = 0.1,
+    lr: float | torch.Tensor = 0.1,
     steps: int = 500,
     init_scale: float = 0.1,
     seed: int = 0,
@@ -184,32 +184,61 @@ def train_prenorm_regression(
 
     ``gamma``: ``"none"`` (γ fixed at 1), ``"shared"`` (one γ for every branch — the standard
     norm), ``"branch"`` (one γ per branch — HG, the paper's branch-specific heterogeneity).
+    ``lr`` may be a 1-D tensor: one independent run per learning rate, all trained at once
+    (same initialisation), and the result is ``(steps, len(lr))``. The updates are written out:
+
+    * GD: ``p ← p − η ∇p``;
+    * Adam (β = 0.9, 0.999, ε = 1e-8): ``m ← β₁m + (1−β₁)∇p``, ``v ← β₂v + (1−β₂)∇p²``,
+      ``p ← p − η m̂ / (√v̂ + ε)`` with bias-corrected ``m̂, v̂``.
+
+    Diverging runs give ``inf``/``nan`` losses and do not affect the others.
     """
     if gamma not in ("none", "shared", "branch"):
         raise ValueError(f"unknown gamma mode {gamma!r}; valid: 'none', 'shared', 'branch'")
     if optimizer not in ("gd", "adam"):
         raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'gd', 'adam'")
+    lrs = torch.as_tensor(lr, dtype=DTYPE).reshape(-1)
+    if (lrs <= 0).any():
+        raise ValueError(f"learning rates must be > 0, got {lrs.tolist()}")
+    n_lr = len(lrs)
     n_b, _, d_out = data.targets.shape
     d_in = data.inputs.shape[1]
     gen = torch.Generator().manual_seed(seed)
-    w = (torch.randn(n_b, d_out, d_in, generator=gen, dtype=DTYPE) * init_scale).requires_grad_(True)
-    g = torch.ones(n_b if gamma == "branch" else 1, d_in, dtype=DTYPE, requires_grad=gamma != "none")
+    w0 = torch.randn(n_b, d_out, d_in, generator=gen, dtype=DTYPE) * init_scale
+    w = w0.expand(n_lr, -1, -1, -1).clone().requires_grad_(True)
+    g = torch.ones(n_lr, n_b if gamma == "branch" else 1, 1, d_in, dtype=DTYPE, requires_grad=gamma != "none")
     params = [w] + ([g] if gamma != "none" else [])
-    opt = torch.optim.SGD(params, lr=lr) if optimizer == "gd" else torch.optim.Adam(params, lr=lr)
-    losses = []
-    for _ in range(steps):
-        pred = torch.einsum("bod,nd->bno", w * g[:, None, :], data.inputs)
-        loss = 0.5 * (pred - data.targets).pow(2).sum(-1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return torch.tensor(losses, dtype=DTYPE)
+    eta = lrs.view(-1, 1, 1, 1)
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+    losses = torch.empty(steps, n_lr, dtype=DTYPE)
+    for step in range(steps):
+        pred = torch.einsum("lbod,nd->lbno", w * g, data.inputs)
+        per_run = 0.5 * (pred - data.targets).pow(2).sum(-1).mean((1, 2))
+        grads = torch.autograd.grad(per_run.sum(), params)
+        with torch.no_grad():
+            for p, grad, (m, v) in zip(params, grads, moments):
+                if optimizer == "gd":
+                    p -= eta * grad
+                else:
+                    m.mul_(0.9).add_(0.1 * grad)
+                    v.mul_(0.999).add_(0.001 * grad**2)
+                    m_hat, v_hat = m / (1 - 0.9 ** (step + 1)), v / (1 - 0.999 ** (step + 1))
+                    p -= eta * m_hat / (v_hat.sqrt() + 1e-8)
+        losses[step] = per_run.detach()
+    return losses if torch.as_tensor(lr).dim() else losses[:, 0]
+
+
+def best_learning_rate(data: PreNormRegression, lrs, *, fraction: float = 1e-3, **kw) -> tuple[float, int, torch.Tensor]:
+    """(best lr, its steps to reach ``fraction`` of the first loss, steps for every lr) over a grid."""
+    losses = train_prenorm_regression(data, lr=torch.as_tensor(lrs, dtype=DTYPE), **kw)
+    steps = torch.tensor([steps_to_reach(losses[:, i], fraction) for i in range(losses.shape[1])])
+    best = int(steps.argmin())
+    return float(lrs[best]), int(steps[best]), steps
 
 
 def steps_to_reach(losses: torch.Tensor, fraction: float = 0.01) -> int:
     """First step whose loss is below ``fraction`` × the first loss (``len(losses)`` if never)."""
-    hit = (losses <= fraction * losses[0]).nonzero()
+    hit = (losses <= fraction * losses[0]).nonzero()  # nan/inf never count as reached
     return int(hit[0]) if len(hit) else len(losses)
 
 
@@ -246,6 +275,32 @@ def train_scalar_product(gamma0: float, w0: float, theta_star: float, *, lr: flo
     return {"gamma": gs_t, "w": ws_t, "theta": gs_t * ws_t, "loss": 0.5 * (gs_t * ws_t - theta_star) ** 2}
 
 
+def empirical_stable_lr(gamma: float, w: float, *, steps: int = 10, iters: int = 40) -> float:
+    """Largest learning rate at which GD on ``½(γw − θ*)²`` (θ* = γw) damps a tiny kick off the minimum.
+
+    Found by bisection on whether a 1e-7 perturbation along the Hessian's top eigenvector has
+    shrunk after ``steps`` GD steps — a measurement to hold against the prediction ``2 / (γ² + w²)``.
+    Only the first steps count: above the limit GD does not blow up in this model but *catapults*
+    to a flatter minimum elsewhere on ``γw = θ*``, which is itself a sign of instability.
+    """
+    theta_star = gamma * w
+    top = torch.linalg.eigh(hessian(lambda p: 0.5 * (p[0] * p[1] - theta_star) ** 2, torch.tensor([gamma, w])))[1][:, -1]
+
+    def stable(lr):
+        g, v = gamma + 1e-7 * float(top[0]), w + 1e-7 * float(top[1])
+        r0 = abs(g * v - theta_star)
+        for _ in range(steps):
+            r = g * v - theta_star
+            g, v = g - lr * r * v, v - lr * r * g
+        return abs(g * v - theta_star) < r0
+
+    lo, hi = 0.0, 10.0 / (gamma**2 + w**2)
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if stable(mid) else (lo, mid)
+    return lo
+
+
 def output_gamma_optimum(target: float, wd: float) -> float:
     """Minimiser of ``½(γ − s)² + (λ/2)γ²``: an Output-Norm γ under decay shrinks to ``s / (1 + λ)``."""
     if wd < 0:
@@ -277,7 +332,7 @@ def qk_norm_toy(wd: float, *, keys: int = 8, dim: int = 16, lr: float = 0.2, ste
             gq.mul_(1 - lr * wd)
             gk.mul_(1 - lr * wd)
     logits = (gq * gk * cos * math.sqrt(dim)).detach()
-    return {"logit_scale": float(gq * gk), "p_correct": float(torch.softmax(logits, -1)[0]), "loss": float(-torch.log_softmax(logits, -1)[0])}
+    return {"logit_scale": float((gq * gk).detach()), "p_correct": float(torch.softmax(logits, -1)[0]), "loss": float(-torch.log_softmax(logits, -1)[0])}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def _jsonable(v):
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, float):
-        return round(v, 6)
+        return float(f"{v:.6g}")  # 6 significant digits: small errors stay visible (1e-17, not 0)
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):

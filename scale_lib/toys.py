@@ -120,15 +120,18 @@ def scalar_closed_form(t, theta0: float, c: float, theta_star: float) -> torch.T
 
     With ``θ = (|c|/2) sinh u`` the flow becomes ``du/dt = 2θ* − |c| sinh u``; with ``z = eᵘ`` it
     integrates to ``R(t) = R₀ e^{−r t}``, ``R = (z − z₊)/(z − z₋)``, ``z± = (2θ* ± r)/|c|`` and the
-    rate ``r = √(4θ*² + c²)``. For ``c = 0`` (balanced start) it is the logistic curve
-    ``θ = θ* / (1 + (θ*/θ₀ − 1) e^{−2θ* t})`` (θ₀, θ* of the same sign).
+    rate ``r = √(4θ*² + c²)``. For ``c = 0`` (balanced start) the flow is ``θ̇ = 2|θ|(θ* − θ)``, whose
+    solution is the logistic curve ``θ = θ* / (1 + (θ*/θ₀ − 1) e^{−2θ* t})`` (θ never changes sign;
+    with θ* = 0 it decays only like ``θ₀ / (1 + 2|θ₀| t)``; θ₀ = 0 stays put).
     """
     t = torch.as_tensor(t, dtype=DTYPE)
     C = abs(c)
     if C < 1e-12:
-        if theta0 == 0 or theta_star == 0 or (theta0 > 0) != (theta_star > 0):
-            raise ValueError("with c = 0 the closed form needs θ₀ and θ* non-zero and of the same sign")
-        s, a0, a = math.copysign(1.0, theta_star), abs(theta0), abs(theta_star)
+        if theta0 == 0:
+            return torch.zeros_like(t)
+        s, a0, a = math.copysign(1.0, theta0), abs(theta0), math.copysign(1.0, theta0) * theta_star
+        if a == 0:
+            return s * a0 / (1 + 2 * a0 * t)
         return s * a / (1 + (a / a0 - 1) * torch.exp(-2 * a * t))
     a = 2 * theta_star
     r = math.sqrt(a * a + C * C)
@@ -237,8 +240,13 @@ def best_learning_rate(data: PreNormRegression, lrs, *, fraction: float = 1e-3, 
 
 
 def steps_to_reach(losses: torch.Tensor, fraction: float = 0.01) -> int:
-    """First step whose loss is below ``fraction`` × the first loss (``len(losses)`` if never)."""
-    hit = (losses <= fraction * losses[0]).nonzero()  # nan/inf never count as reached
+    """First step from which the loss *stays* below ``fraction`` × the first loss (``len(losses)`` if never).
+
+    "Stays" matters: a learning rate at the edge of stability touches the threshold early and then
+    oscillates around it; counting the first touch would reward it. nan/inf count as above.
+    """
+    below = (losses <= fraction * losses[0]).flip(0).to(torch.int64).cumprod(0).flip(0)  # 1 where all later are below
+    hit = below.nonzero()
     return int(hit[0]) if len(hit) else len(losses)
 
 

@@ -68,9 +68,13 @@ def test_scalar_closed_form_matches_simulation(gamma0, w0, theta_star):
     torch.testing.assert_close(rate, flow["gamma"] ** 2 + flow["w"] ** 2)
 
 
-def test_scalar_closed_form_rejects_the_degenerate_balanced_case():
-    with pytest.raises(ValueError, match="same sign"):
-        toys.scalar_closed_form(1.0, theta0=1.0, c=0.0, theta_star=-1.0)
+@pytest.mark.parametrize("theta_star", [3.0, 0.0, -1.0])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_scalar_closed_form_balanced_start(theta_star, sign):
+    flow = toys.scalar_flow(1.0, sign, theta_star, t_end=4.0, steps=4000)  # γ₀ = |w₀|: c = 0
+    closed = toys.scalar_closed_form(flow["t"], sign, 0.0, theta_star)
+    assert (closed - flow["theta"]).abs().max() < 1e-9
+    assert torch.equal(toys.scalar_closed_form(torch.ones(3), 0.0, 0.0, 2.0), torch.zeros(3))
 
 
 def test_gamma_never_slower_when_the_weight_must_grow_but_slower_when_it_must_shrink_to_zero():

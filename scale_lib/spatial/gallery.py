@@ -1,0 +1,36 @@
+"""A gallery figure: rendered items per task, with the text each modality shows."""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.pyplot as plt
+
+from .items import TASKS
+from .render import render
+
+__all__ = ["gallery_figure"]
+
+_TITLES = {"spatial_map": "Spatial-Map", "maze_nav": "Maze-Nav", "spatial_grid": "Spatial-Grid"}
+
+
+def gallery_figure(items, *, per_task: int = 2, cell: int = 64, tiny_cell: int = 8):
+    """One row per task: the large image (real VLMs), the tiny one (one patch per cell), and the
+    TQA text with a question and its answer."""
+    fig, axes = plt.subplots(len(TASKS) * per_task, 3, figsize=(14, 3.6 * len(TASKS) * per_task), gridspec_kw={"width_ratios": [1, 1, 2.2]})
+    row = 0
+    for task in TASKS:
+        chosen = [i for i in items if i.task == task and i.kind == "spatial"][: per_task * 7 : 7] or [i for i in items if i.task == task][:per_task]
+        for item in chosen[:per_task]:
+            axes[row, 0].imshow(render(item.layout, cell))
+            axes[row, 0].set_title(f"{_TITLES[task]} ({cell} px cells)")
+            axes[row, 1].imshow(render(item.layout, tiny_cell), interpolation="nearest")
+            axes[row, 1].set_title(f"tiny model input ({tiny_cell} px cells)")
+            text = "\n".join(textwrap.fill(line, 95) for line in item.prompt().replace(item.context(), item.description).splitlines())
+            axes[row, 2].text(0, 1, f"{text}\n\ncorrect: {item.answer_letter} ({item.answer})" + ("   [text does not determine it]" if "text_ambiguous" in item.flags else ""),
+                              va="top", family="monospace", fontsize=7.5, wrap=True)
+            for ax in axes[row]:
+                ax.axis("off")
+            row += 1
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,165 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/05_spatial_benchmark.ipynb)
+#
+# # 05 · The spatial benchmark, up close
+#
+# *(Read this before notebooks 01 and 02: they measure models on this benchmark.)*
+#
+# ScAle is evaluated on **SpatialEval** (Wang et al., NeurIPS 2024). Its three synthetic tasks can
+# be generated, so this book builds them offline — faithfully enough that the same code scores a
+# real VLM on the real dataset when the hub is reachable (`scale_lib.spatial.load_spatialeval`).
+#
+# * **Spatial-Map** — six named places on a map; the text relates each place to earlier ones by
+#   diagonal directions. *In which direction is A relative to B? Which place is to the Southwest of
+#   B? How many places are North of B?*
+# * **Maze-Nav** — a 7 × 7 maze with a path from S to E (ASCII in text form). *How many right
+#   turns? How many turns in total? Is E directly left of S?*
+# * **Spatial-Grid** — a 5 × 5 grid of animals. *How many blocks hold a cat? Which animal is in
+#   the top-left corner? At row 2, column 4?*
+#
+# Each question comes in three modalities: **TQA** (text only), **VQA** (image and a one-line
+# description) and **VTQA** (image and the full text). Beside SpatialEval's questions, every layout
+# also gets **non-spatial** questions (colour, count, existence) — ScAle's claim is that it improves
+# spatial answers *without hurting these*.
+
+# %%
+import os
+import sys
+
+if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothing to do elsewhere)
+    import subprocess
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/scale-lib/scale_lib", "/content/scale_lib"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib"], check=True)
+    sys.path.insert(0, "/content/scale_lib")
+    os.chdir("/content/scale_lib/notebooks")
+
+import time
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+import scale_lib as sl
+from scale_lib import spatial
+from scale_lib.exercises import check
+
+NB = "05_spatial_benchmark"
+FAST = sl.is_fast()
+sl.use_style()
+print("fast mode" if FAST else "full mode")
+
+# %% [markdown]
+# ## 1 · A gallery
+#
+# Large images (64-pixel cells, names drawn as SpatialEval does) are for real VLMs; the tiny CPU
+# model of notebooks 01–02 sees 8-pixel cells — one vision patch per cell — where each place or
+# animal is a distinct icon. Right: the TQA prompt, which the VTQA modality adds to the image.
+
+# %%
+items = spatial.generate_benchmark(sl.pick(500, 40), split="test", seed=0)
+fig = spatial.gallery_figure([i for i in items if i.modality == "tqa"], per_task=2)
+sl.save_figure(fig, NB, "gallery")
+plt.show()
+
+# %% [markdown]
+# ## 2 · What is in it
+#
+# Every layout yields SpatialEval's three question types plus the non-spatial controls, in each
+# modality. The correct option's letter is placed uniformly at random, so always answering "A"
+# scores chance. Layouts are assigned to train / validation / test by a hash of their content:
+# the splits cannot share a layout, whatever seeds produced them.
+
+# %%
+frame = pd.DataFrame([dict(task=i.task, qtype=i.qtype, kind=i.kind, modality=i.modality, letter=i.answer_letter, options=len(i.options)) for i in items])
+composition = frame[frame.modality == "tqa"].pivot_table(index="task", columns="qtype", values="options", aggfunc="size", fill_value=0)
+composition
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+sns.countplot(frame[(frame.kind == "spatial") & (frame.options == 4)], x="letter", hue="task", order=list("ABCD"), ax=ax)
+ax.set(title="Where the correct option sits (4-option questions)", xlabel="correct letter", ylabel="items")
+sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1))
+sl.save_figure(fig, NB, "answer_letters")
+plt.show()
+
+# %% [markdown]
+# ## 3 · An independent checker — and a flaw of the original benchmark
+#
+# `spatial.check_items` re-derives every answer without the generator's code: it traces the maze
+# path through the ASCII text and counts turns with cross products, reads the grid rows from the
+# text, and computes map directions from coordinates. Any disagreement is a bug.
+#
+# It also asks a sharper question of Spatial-Map: **does the text actually determine the answer?**
+# Relations such as "B is to the Southwest of A" give strict orders along the north–south and
+# east–west axes; an answer is determined only when the transitive closure of those orders decides
+# it. SpatialEval's own Spatial-Map items do not always pass this test; neither do ours, unless
+# asked to (`identifiable_only=True`). TQA accuracy on undetermined items measures guessing, not
+# reasoning.
+
+# %%
+start = time.perf_counter()
+problems = spatial.check_items(items)
+check_seconds = time.perf_counter() - start
+print(f"{len(items):,} items re-derived in {check_seconds:.1f} s: {len(problems)} disagreement(s)")
+map_spatial = [i for i in items if i.task == "spatial_map" and i.kind == "spatial" and i.modality == "tqa"]
+ambiguity = pd.DataFrame([dict(qtype=i.qtype, determined=spatial.text_determines_answer(i)) for i in map_spatial]).groupby("qtype").determined.mean()
+print("fraction of Spatial-Map TQA questions whose text determines the answer:")
+print(ambiguity.round(2).to_string())
+
+# %% [markdown]
+# ## 4 · Scoring
+#
+# The tiny model answers with a letter, scored strictly (`score_strict`: the letter alone or first,
+# followed by punctuation). Real models write free text; `score_lenient` reads it the way
+# SpatialEval's scripts do — a letter, else the one option named, else the first number or yes/no.
+
+# %%
+demo = next(i for i in items if i.task == "spatial_grid" and i.qtype == "q1" and i.modality == "tqa")
+print(demo.prompt(), "\n")
+for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The answer is {demo.answer_letter}.",
+                 f"I believe it is a {demo.answer}.", "It is hard to say."]:
+    print(f"{response!r:40} strict: {spatial.score_strict(response, demo)!s:5}  lenient: {spatial.score_lenient(response, demo)}")
+
+# %% [markdown]
+# ## 5 · Exercise
+#
+# Count the turns yourself. How many **right** turns (clockwise changes of heading, as seen on
+# the screen) does the path below take from S to E?
+
+# %%
+maze = next(i for i in items if i.task == "maze_nav" and i.qtype == "q0" and i.modality == "tqa")
+print(maze.description)
+answer = None  # your answer: an int
+check("right turns", answer, int(maze.answer), explanation="walk from S along the X cells; a right turn is up→right, right→down, down→left or left→up.")
+
+# %% [markdown]
+# ## 6 · Checked
+
+# %%
+metrics = dict(
+    items=len(items),
+    checker_disagreements=len(problems),
+    check_seconds=check_seconds,
+    map_text_determined_fraction=float(pd.Series([spatial.text_determines_answer(i) for i in map_spatial]).mean()),
+)
+sl.save_metrics(NB, metrics)
+print(metrics)
+assert problems == [], "the independent checker must agree with every generated answer"
+letters = frame[(frame.kind == "spatial") & (frame.options == 4)].letter.value_counts(normalize=True)
+if not FAST:
+    assert letters.min() > 0.2, "correct letters must be spread near-uniformly"
+    assert 0 < metrics["map_text_determined_fraction"] < 1, "some map texts determine the answer and some do not, as in SpatialEval"

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -179,7 +181,8 @@ plt.show()
 #
 # For the prompt `"The return value of the function is the "`, the five most likely next
 # characters, unscaled and with the most influential head, its attention block or its MLP scaled.
-# Drag the slider below to explore any site: the default values redraw this figure.
+# Below it, an explorer: pick any site and drag the scale (its default values redraw the first
+# panel; in a live notebook the figure redraws as you move the controls).
 
 # %%
 import ipywidgets as widgets  # noqa: E402
@@ -213,7 +216,7 @@ plt.show()
 
 site_choice = widgets.Dropdown(options=[str(s) for s in all_sites(model)], value=DEFAULT_SITE, description="site")
 scale_slider = widgets.FloatSlider(value=DEFAULT_SCALE, min=0.0, max=3.0, step=0.05, description="scale")
-widgets.interact(lambda site, scale: (draw_distribution(site, scale), plt.show()), site=site_choice, scale=scale_slider);
+sl.explorer(draw_distribution, site=site_choice, scale=scale_slider)
 
 # %% [markdown]
 # ## 5 · Exercises

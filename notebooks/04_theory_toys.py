@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -193,7 +195,7 @@ plt.show()
 
 # %% [markdown]
 # Explore the scalar model: initial scale γ₀, initial weight w₀ and target θ*. (The default values
-# redraw the first panel above.)
+# redraw the first panel above; in a live notebook the figure follows the sliders.)
 
 # %%
 def draw_scalar(gamma0=1.0, w0=0.1, target=4.0):
@@ -204,10 +206,10 @@ def draw_scalar(gamma0=1.0, w0=0.1, target=4.0):
     ax.plot(flow["t"], toys.scalar_rate(flow["theta"], gamma0**2 - w0**2), ":", label="rate √(c²+4θ²)")
     ax.set(xlabel="time t", ylabel="θ", title=f"c = γ₀² − w₀² = {gamma0**2 - w0**2:.2f}")
     ax.legend()
-    plt.show()
 
 
-widgets.interact(draw_scalar, gamma0=widgets.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1), w0=widgets.FloatSlider(value=0.1, min=0.05, max=3.0, step=0.05), target=widgets.FloatSlider(value=4.0, min=0.5, max=6.0, step=0.5));
+sl.explorer(draw_scalar, gamma0=widgets.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1), w0=widgets.FloatSlider(value=0.1, min=0.05, max=3.0, step=0.05),
+            target=widgets.FloatSlider(value=4.0, min=0.5, max=6.0, step=0.5))
 
 # %% [markdown]
 # ## 4 · Ill-conditioned regression through a Pre-Norm linear layer
@@ -335,10 +337,9 @@ def draw_decay(wd=LAM, lr=0.05):
     ax.axhline(2 / lr, color="grey", ls=":", label="2 / lr: above it GD is unstable")
     ax.set(yscale="log", xlabel="step", ylabel="sharpness γ² + w²")
     ax.legend(fontsize=8)
-    plt.show()
 
 
-widgets.interact(draw_decay, wd=widgets.FloatSlider(value=LAM, min=0.0, max=0.5, step=0.01), lr=widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=0, step=0.1));
+sl.explorer(draw_decay, wd=widgets.FloatSlider(value=LAM, min=0.0, max=0.5, step=0.01), lr=widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=0, step=0.1))
 
 # %% [markdown]
 # ## 6 · Dual placement and magnitude–direction
@@ -383,13 +384,9 @@ def draw_or(d=64):
     ax.axvline(d, color="grey", ls=":")
     ax.set(xlabel="dimension d", ylabel="effective rate", title=f"OR at initialisation: d = {d} → rate {d} along γ")
     ax.legend()
-    return fig
 
 
-fig = draw_or()
-sl.save_figure(fig, NB, "magnitude_direction")
-plt.show()
-widgets.interact(lambda d: (draw_or(d), plt.show()), d=widgets.IntSlider(value=64, min=2, max=512));
+sl.explorer(draw_or, save=(NB, "magnitude_direction"), d=widgets.IntSlider(value=64, min=2, max=512))
 
 # %% [markdown]
 # ## 7 · Exercises

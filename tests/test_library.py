@@ -78,3 +78,26 @@ def test_next_token_probs_and_scale_response(tiny_models):
     assert len(df) == 9 and set(df.columns) >= {"site", "layer", "kind", "head", "scale", "kl", "p_top", "top_changed"}
     assert (df[df.scale == 1.0].kl.abs() < 1e-12).all() and (df[df.scale == 0.0].kl > 0).all()
     assert sl.count_hooks(model) == 0
+
+
+def test_explorer_draws_defaults_once_and_redraws_on_change(monkeypatch):
+    import ipywidgets as widgets
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.setenv("SCALE_LIB_FAST", "1")
+    calls = []
+
+    def draw(scale, site):
+        import matplotlib.pyplot as plt
+
+        plt.subplots()
+        calls.append((scale, site))
+
+    slider, choice = widgets.FloatSlider(value=0.5), widgets.Dropdown(options=["a", "b"], value="a")
+    sl.explorer(draw, save=("zz_test", "explorer"), scale=slider, site=choice)
+    assert calls == [(0.5, "a")]
+    assert (sl.output_dir("zz_test") / "explorer.png").exists()
+    slider.value = 2.0
+    choice.value = "b"
+    assert calls == [(0.5, "a"), (2.0, "a"), (2.0, "b")]

@@ -360,18 +360,14 @@ sl.explorer(draw_decay, wd=widgets.FloatSlider(value=LAM, min=0.0, max=0.5, step
 
 # %%
 u, v = torch.rand(5, generator=gen, dtype=D) + 0.5, torch.rand(8, generator=gen, dtype=D) + 0.5
-uu, ww, vv = (t.clone().requires_grad_(True) for t in (u, W0, v))
-du, dw, dv = torch.autograd.grad(lsq(uu[:, None] * ww * vv[None, :]), (uu, ww, vv))
-dp_auto = -du[:, None] * W0 * v + u[:, None] * -dw * v + u[:, None] * W0 * -dv
-theta_dp = (u[:, None] * W0 * v).clone().requires_grad_(True)
-(g_dp,) = torch.autograd.grad(lsq(theta_dp), theta_dp)
+dp_auto, g_dp = toys.autograd_dual_placement_velocity(u, W0, v, lsq)
 dp_err = (dp_auto - toys.dual_placement_velocity(u, W0, v, g_dp)).abs().max().item()
 
 or_err = 0.0
 for exponential in (False, True):
     a0, b0 = torch.rand(6, generator=gen, dtype=D) + 0.5, 0.7
-    jac = torch.autograd.functional.jacobian(lambda p: toys.magnitude_direction_gamma(p[0], p[1:], exponential=exponential), torch.cat([torch.tensor([b0], dtype=D), a0]))
-    or_err = max(or_err, (jac @ jac.T - toys.magnitude_direction_preconditioner(b0, a0, exponential=exponential)).abs().max().item())
+    jjt = toys.autograd_magnitude_direction_jjt(b0, a0, exponential=exponential)
+    or_err = max(or_err, (jjt - toys.magnitude_direction_preconditioner(b0, a0, exponential=exponential)).abs().max().item())
 print(f"DP velocity vs autograd: {dp_err:.1e};  OR/ER preconditioner vs autograd Jacobian: {or_err:.1e}")
 
 

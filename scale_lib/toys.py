@@ -28,7 +28,8 @@ __all__ = [
     "rk4", "scalar_rate", "scalar_closed_form", "scalar_flow",
     "PreNormRegression", "make_prenorm_regression", "train_prenorm_regression", "best_learning_rate", "steps_to_reach",
     "scalar_sharpness", "hessian", "train_scalar_product", "empirical_stable_lr", "output_gamma_optimum", "qk_norm_toy",
-    "dual_placement_velocity", "magnitude_direction_gamma", "magnitude_direction_preconditioner",
+    "dual_placement_velocity", "autograd_dual_placement_velocity", "magnitude_direction_gamma",
+    "magnitude_direction_preconditioner", "autograd_magnitude_direction_jjt",
 ]
 
 DTYPE = torch.float64
@@ -356,6 +357,26 @@ def dual_placement_velocity(u: torch.Tensor, weight: torch.Tensor, v: torch.Tens
     rho = (grad_theta * theta).sum(1) / u**2
     kappa = (grad_theta * theta).sum(0) / v**2
     return -((u[:, None] ** 2) * (v[None, :] ** 2) * grad_theta + rho[:, None] * theta + theta * kappa[None, :])
+
+
+def autograd_dual_placement_velocity(u: torch.Tensor, weight: torch.Tensor, v: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dθ/dt from autograd's gradients of (u, W, v), ∇_θ L) for ``θ = diag(u) W diag(v)``.
+
+    Gradient flow moves every factor by minus its gradient; θ̇ follows by the product rule.
+    """
+    uu, ww, vv = (t.detach().clone().requires_grad_(True) for t in (u, weight, v))
+    du, dw, dv = torch.autograd.grad(loss_fn(uu[:, None] * ww * vv[None, :]), (uu, ww, vv))
+    velocity = -du[:, None] * weight * v + u[:, None] * -dw * v + u[:, None] * weight * -dv
+    theta = (u[:, None] * weight * v).detach().clone().requires_grad_(True)
+    (grad_theta,) = torch.autograd.grad(loss_fn(theta), theta)
+    return velocity, grad_theta
+
+
+def autograd_magnitude_direction_jjt(beta: float, a: torch.Tensor, *, exponential: bool = False) -> torch.Tensor:
+    """``J Jᵀ`` of γ(β, a) from autograd's Jacobian — to hold against :func:`magnitude_direction_preconditioner`."""
+    params = torch.cat([torch.tensor([beta], dtype=DTYPE), a.to(DTYPE)])
+    jac = torch.autograd.functional.jacobian(lambda p: magnitude_direction_gamma(p[0], p[1:], exponential=exponential), params)
+    return jac @ jac.T
 
 
 def magnitude_direction_gamma(beta: torch.Tensor, a: torch.Tensor, *, exponential: bool = False) -> torch.Tensor:

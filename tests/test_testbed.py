@@ -1,0 +1,75 @@
+"""The tiny VLM testbed: builds offline, encodes benchmark items, trains, saves and loads."""
+
+import pytest
+import torch
+
+import scale_lib as sl
+from scale_lib import testbed
+from scale_lib.spatial import generate_items
+
+
+@pytest.fixture(scope="module")
+def setup():
+    items = testbed.testbed_items(6, "train")
+    tok = testbed.WordTokenizer.from_texts(i.prompt() for i in items)
+    model = testbed.build_testbed(tok, testbed.TestbedConfig(layers=2, hidden=64, heads=8))
+    return items, tok, model
+
+
+def test_tokenizer_round_trip_and_letters(setup):
+    items, tok, _ = setup
+    ids = tok.encode(items[0].prompt())
+    assert tok.unk_id not in ids and tok.decode(ids).split()[:2] == items[0].prompt().split()[:2]
+    assert [tok.vocab[i] for i in tok.letter_ids] == list("ABCD")
+    assert tok.encode("zebra-crossing")[0] == tok.unk_id
+    with pytest.raises(ValueError, match="must start with"):
+        testbed.WordTokenizer(["a", "b"])
+
+
+def test_model_is_a_real_llava_with_fixed_2d_positions(setup):
+    _, tok, model = setup
+    assert type(model).__name__ == "LlavaForConditionalGeneration"
+    mm = sl.model_map(model)
+    assert mm.n_heads == 8 and mm.n_layers == 2
+    emb = model.model.vision_tower.vision_model.embeddings if hasattr(model.model.vision_tower, "vision_model") else model.model.vision_tower.embeddings
+    assert not emb.position_embedding.weight.requires_grad
+    torch.testing.assert_close(emb.position_embedding.weight[1:], testbed.sincos_2d(7, 64))
+
+
+def test_encoding_left_pads_and_answers_at_the_last_position(setup):
+    items, tok, model = setup
+    batch = testbed.encode_items(items[:5], tok)
+    assert (batch.attention_mask[:, -1] == 1).all()
+    assert ((batch.input_ids == tok.image_id).sum(1) == testbed.N_IMAGE_TOKENS).all()
+    assert batch.pixel_values.shape == (5, 3, 56, 56)
+    out = model(**batch.inputs(), logits_to_keep=1)
+    assert out.logits.shape == (5, 1, len(tok))
+    with pytest.raises(ValueError, match="TQA"):
+        testbed.encode_items(generate_items("maze_nav", 1, modalities=("tqa",)), tok)
+
+
+def test_training_lowers_the_loss_and_scaled_hooks_work_on_it(setup):
+    items, tok, _ = setup
+    model = testbed.build_testbed(tok, testbed.TestbedConfig(layers=2, hidden=64, heads=8))
+    batch = testbed.encode_items(items, tok)
+    losses = testbed.train_testbed(model, batch, tok, steps=30, batch_size=16, lr=3e-3, progress=False)
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
+    acc = testbed.evaluate(model, batch, tok)
+    assert 0 <= acc["spatial"] <= 1 and 0 <= acc["nonspatial"] <= 1
+    with torch.no_grad(), sl.scaled(model, {"L1.heads": 0.0}):
+        scaled_logits = model(**batch.inputs(slice(0, 4))).logits[:, -1]
+    plain = model(**batch.inputs(slice(0, 4))).logits[:, -1]
+    assert not torch.allclose(scaled_logits, plain)
+
+
+def test_checkpoint_round_trip(setup, tmp_path):
+    items, tok, model = setup
+    cfg = testbed.TestbedConfig(layers=2, hidden=64, heads=8)
+    testbed.save_testbed(model, tok, cfg, {"note": "test"}, tmp_path)
+    loaded, tok2, record = testbed.load_testbed(tmp_path)
+    batch = testbed.encode_items(items[:3], tok)
+    with torch.no_grad():
+        assert torch.equal(model(**batch.inputs()).logits, loaded(**batch.inputs()).logits)
+    assert tok2.vocab == tok.vocab and record == {"note": "test"}
+    with pytest.raises(FileNotFoundError, match="python -m scale_lib.testbed"):
+        testbed.load_testbed(tmp_path / "missing")

@@ -74,3 +74,13 @@ def test_every_notebook_records_metrics_in_full_mode():
     for src in NOTEBOOK_SOURCES:
         assert "sl.save_metrics(NB" in src.read_text(), f"{src.name} records no metrics.json"
         assert (ROOT / "figures" / src.stem / "metrics.json").exists(), f"figures/{src.stem}/metrics.json is missing: run `make book`"
+
+
+def test_readme_python_snippets_run():
+    import subprocess
+    import sys
+
+    snippets = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert snippets, "README shows no Python"
+    result = subprocess.run([sys.executable, "-c", "\n".join(snippets)], capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["FAST_ENV", "is_fast", "pick", "repo_root", "output_dir", "save_metrics", "load_metrics", "seed_everything"]
+__all__ = ["FAST_ENV", "is_fast", "pick", "repo_root", "output_dir", "save_metrics", "seed_everything"]
 
 #: Set this environment variable to 1 to shrink every notebook run (tests do).
 FAST_ENV = "SCALE_LIB_FAST"
@@ -83,11 +83,6 @@ def save_metrics(notebook: str, metrics: dict) -> Path:
     old.update(_jsonable(metrics))
     path.write_text(json.dumps(dict(sorted(old.items())), indent=2) + "\n")
     return path
-
-
-def load_metrics(notebook: str) -> dict:
-    path = output_dir(notebook) / "metrics.json"
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def seed_everything(seed: int) -> torch.Generator:

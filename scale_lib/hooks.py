@@ -14,9 +14,10 @@ string         what is scaled                                               scal
 ``"L3.mlp"``   the MLP block's output                                      scalar
 =============  ==========================================================  ==================
 
-Scales are Python numbers or tensors; tensors that require grad receive gradients (this is how the
-ScAle adapter trains). Scales are read at every forward call, so a tensor updated in place by an
-optimiser is picked up by the next forward without re-entering the context.
+Scales are Python numbers, tensors, or zero-argument callables that return a tensor. Tensors that
+require grad receive gradients. Scales are read at every forward call, so a tensor updated in place
+is picked up by the next forward; a callable is *called* at every forward, so a scale computed from
+parameters (ScAle's ``2·sigmoid(θ)``) stays current across optimiser steps while hooks stay attached.
 
 *Positions* say which tokens are scaled: ``"last"`` (default: the last real token of each row,
 read from the ``attention_mask`` the model is called with — left or right padding), ``"all"``,
@@ -92,6 +93,9 @@ def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 def _check_scale(site: Site, value, n_heads: int):
+    if callable(value) and not isinstance(value, torch.Tensor):
+        _check_scale(site, value(), n_heads)  # check what it returns now; it is called again at every forward
+        return value
     if isinstance(value, bool):
         raise TypeError(f"scale for {site} must be a number or a tensor, got a bool")
     if isinstance(value, (int, float)):
@@ -99,7 +103,7 @@ def _check_scale(site: Site, value, n_heads: int):
             raise ValueError(f"scale for {site} is {value}; scales must be finite numbers")
         return float(value)
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"scale for {site} must be a number or a tensor, got {type(value).__name__}")
+        raise TypeError(f"scale for {site} must be a number, a tensor or a callable returning one, got {type(value).__name__}")
     allowed = [()] + ([(n_heads,)] if site.kind == "heads" else [])
     if tuple(value.shape) not in allowed and not (value.numel() == 1 and site.kind != "heads"):
         raise ValueError(
@@ -217,7 +221,7 @@ class Scaling:
     def _head_scale(self, layer: int, like: torch.Tensor) -> torch.Tensor:
         s = torch.ones(self.map.n_heads, dtype=like.dtype, device=like.device)
         for site, value in self.head_scales[layer]:
-            v = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+            v = torch.as_tensor(value() if callable(value) else value, dtype=like.dtype, device=like.device)
             if site.kind == "head":
                 chosen = torch.zeros(self.map.n_heads, dtype=torch.bool, device=like.device)
                 chosen[site.head] = True
@@ -229,7 +233,7 @@ class Scaling:
     def _block_scale(self, key, like: torch.Tensor) -> torch.Tensor:
         s = torch.ones((), dtype=like.dtype, device=like.device)
         for value in self.block_scales[key]:
-            s = s * torch.as_tensor(value, dtype=like.dtype, device=like.device)
+            s = s * torch.as_tensor(value() if callable(value) else value, dtype=like.dtype, device=like.device)
         return s
 
     def _make_head_hook(self, layer: int):

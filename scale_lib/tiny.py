@@ -22,7 +22,7 @@ _VIDEO_TOKEN, _VISION_START = 281, 282
 
 
 def _text(layers, hidden, heads, kv_heads, **extra):
-    return dict(
+    defaults = dict(
         vocab_size=VOCAB,
         hidden_size=hidden,
         intermediate_size=2 * hidden,
@@ -30,8 +30,8 @@ def _text(layers, hidden, heads, kv_heads, **extra):
         num_attention_heads=heads,
         num_key_value_heads=kv_heads,
         max_position_embeddings=512,
-        **extra,
     )
+    return {**defaults, **extra}  # config overrides win
 
 
 def _vision(kind, hidden=32, layers=2, heads=4, image=32, patch=8):

@@ -242,7 +242,8 @@ def test_vision_tower_untouched_unless_asked(arch, tiny_models):
         ({"L0.attn": float("nan")}, "last", r"finite"),
         ({"L0.heads": torch.tensor([1.0, float("nan"), 1.0, 1.0])}, "last", r"NaN or inf"),
         ({"L0.attn": 1.0}, "middle", r"unknown positions 'middle'"),
-        ({"L0.attn": "2"}, "last", r"number or a tensor"),
+        ({"L0.attn": "2"}, "last", r"must be a number, a tensor or a callable"),
+        ({"L0.heads": lambda: torch.ones(3)}, "last", r"shape \(3,\).*\(\) or \(4,\)"),
         ({"L0.attn": True}, "last", r"bool"),
     ],
 )

@@ -1,0 +1,207 @@
+"""ScAle — bounded scalar coefficients on the last-token outputs of attention heads and MLPs of a frozen model.
+
+One coefficient per attention head per chosen layer and one per chosen layer's MLP output,
+``s = lo + (hi − lo)·sigmoid(θ)`` with θ initialised so that ``s = 1`` exactly: at initialisation
+the adapted model *is* the frozen model. (Our reading of the paper, whose full text is not public:
+the title says *attention head* scaling; 32 layers × 32 heads = 1,024 ≈ "1K" for a 7B
+LLaMA-family backbone.)
+
+    >>> adapter = ScAle(model, ScAleConfig(layers=[0, 1]))     # model frozen by the adapter
+    >>> with adapter.applied():
+    ...     loss = loss_fn(model(**batch).logits[:, -1])
+    >>> adapter.save("my_adapter/"); ScAle.load("my_adapter/", model)
+
+Because only the last position changes and decoders are causal, nothing before the last token
+depends on the coefficients: :func:`prefix_cache` runs the prompt once without gradients and
+:func:`last_token_logits` runs only the last token through the hooked model (see the tests for the
+proof that logits and gradients equal the full-sequence path).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .arch import freeze, model_map
+from .hooks import Scaling, scaled
+
+__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits"]
+
+
+@dataclass
+class ScAleConfig:
+    """Which sites get a coefficient, and the bound.
+
+    Args:
+        layers: layer indices, or ``None`` for every layer.
+        heads: one coefficient per attention head of each chosen layer.
+        mlp: one coefficient for the MLP output of each chosen layer.
+        bound: ``(lo, hi)``; ``s = lo + (hi − lo)·sigmoid(θ)``, which must contain 1.
+    """
+
+    layers: list[int] | None = None
+    heads: bool = True
+    mlp: bool = True
+    bound: tuple[float, float] = (0.0, 2.0)
+    positions: str = "last"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        lo, hi = self.bound
+        if not lo < 1.0 < hi:
+            raise ValueError(f"bound {self.bound} must contain 1 strictly inside (lo < 1 < hi) so that ScAle starts as the identity")
+        if not (self.heads or self.mlp):
+            raise ValueError("ScAleConfig needs heads=True, mlp=True or both")
+
+
+class ScAle(nn.Module):
+    """The adapter. Holds only its coefficients (θ); the model is kept as a plain reference and frozen."""
+
+    def __init__(self, model: nn.Module, config: ScAleConfig | None = None):
+        super().__init__()
+        self.config = config or ScAleConfig()
+        mm = model_map(model)
+        layers = list(range(mm.n_layers)) if self.config.layers is None else list(self.config.layers)
+        for layer in layers:
+            mm.check_layer(layer)
+        if len(set(layers)) != len(layers):
+            raise ValueError(f"layers repeat: {layers}")
+        self.layers = layers
+        self.__dict__["model"] = model  # a plain reference: the backbone never becomes part of the adapter
+        self.__dict__["map"] = mm
+        freeze(model)
+        lo, hi = self.config.bound
+        theta0 = math.log((1 - lo) / (hi - 1))  # sigmoid(θ0) = (1 − lo)/(hi − lo)  ->  s = 1
+        self.head_theta = nn.Parameter(torch.full((len(layers), mm.n_heads), theta0)) if self.config.heads else None
+        self.mlp_theta = nn.Parameter(torch.full((len(layers),), theta0)) if self.config.mlp else None
+        self._attached: Scaling | None = None
+
+    # ------------------------------------------------------------------ coefficients
+    def _bounded(self, theta: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.config.bound
+        return lo + (hi - lo) * torch.sigmoid(theta)
+
+    def coefficients(self) -> dict[str, torch.Tensor]:
+        """Current coefficients: ``{"heads": (layers, heads), "mlp": (layers,)}`` (detached)."""
+        out = {}
+        if self.head_theta is not None:
+            out["heads"] = self._bounded(self.head_theta).detach()
+        if self.mlp_theta is not None:
+            out["mlp"] = self._bounded(self.mlp_theta).detach()
+        return out
+
+    def sites(self) -> dict:
+        """``{site: callable}`` for :func:`scale_lib.scaled`: each callable recomputes its scale from θ."""
+        out = {}
+        for i, layer in enumerate(self.layers):
+            if self.head_theta is not None:
+                out[f"L{layer}.heads"] = lambda i=i: self._bounded(self.head_theta[i])
+            if self.mlp_theta is not None:
+                out[f"L{layer}.mlp"] = lambda i=i: self._bounded(self.mlp_theta[i])
+        return out
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def __repr__(self) -> str:
+        return (f"ScAle({self.map.model_type}, layers={self.layers}, heads={self.config.heads}, mlp={self.config.mlp}, "
+                f"bound={self.config.bound}, trainable parameters={self.num_parameters():,})")
+
+    # ------------------------------------------------------------------ applying
+    def applied(self) -> Scaling:
+        """A context manager: the model is adapted inside the ``with`` block."""
+        return scaled(self.model, self.sites(), positions=self.config.positions)
+
+    def attach(self) -> "ScAle":
+        """Keep the adapter on the model until :meth:`detach` (hooks recompute scales every forward)."""
+        if self._attached is not None:
+            raise RuntimeError("this ScAle adapter is already attached; detach() it first")
+        self._attached = self.applied().attach()
+        return self
+
+    def detach(self) -> None:
+        if self._attached is not None:
+            self._attached.detach()
+            self._attached = None
+
+    # ------------------------------------------------------------------ saving
+    def _signature(self) -> dict:
+        return {"model_type": self.map.model_type, "n_layers": self.map.n_layers, "n_heads": self.map.n_heads}
+
+    def save(self, directory: str | Path) -> Path:
+        """``adapter_config.json`` + ``adapter_model.safetensors`` (as peft does); no pickle."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        cfg = {**asdict(self.config), "layers": self.layers, "bound": list(self.config.bound), "model": self._signature()}
+        (directory / "adapter_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, directory / "adapter_model.safetensors")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, model: nn.Module) -> "ScAle":
+        """Load a saved adapter onto ``model``; a model of another architecture or shape is refused."""
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        path = directory / "adapter_config.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no adapter_config.json in {directory}")
+        cfg = json.loads(path.read_text())
+        saved = cfg.pop("model")
+        mm = model_map(model)
+        here = {"model_type": mm.model_type, "n_layers": mm.n_layers, "n_heads": mm.n_heads}
+        if saved != here:
+            diff = {k: (saved[k], here[k]) for k in saved if saved[k] != here.get(k)}
+            raise ValueError(f"adapter in {directory} was saved for {saved}; this model is {here} (saved vs this: {diff})")
+        cfg["bound"] = tuple(cfg["bound"])
+        adapter = cls(model, ScAleConfig(**cfg))
+        adapter.load_state_dict(load_file(directory / "adapter_model.safetensors"))
+        return adapter
+
+
+# ---------------------------------------------------------------------------------------------
+# Prefix caching: the prompt once without gradients, then only the last token per step
+@torch.no_grad()
+def prefix_cache(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra):
+    """Run everything but the last position once (no gradients) and return its KV cache.
+
+    Rows must be **left-padded** (the last real token in the last column), which is how the book
+    batches prompts. ``extra`` carries e.g. ``pixel_values`` for a VLM (image tokens are in the prefix).
+    """
+    if not model_map(model).causal:
+        raise ValueError(f"{model_map(model).model_type}: positions before the last one attend to it, so a prefix cache "
+                         "would be wrong; train on the full sequence instead")
+    if not bool(attention_mask[:, -1].all()):
+        raise ValueError("prefix caching needs left-padded rows: every row's last column must be a real token")
+    out = model(input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1], use_cache=True, **extra)
+    return out.past_key_values
+
+
+def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, reuse: bool = True) -> torch.Tensor:
+    """Logits at the last position, computing only that position on top of ``cache``.
+
+    Call it inside ``adapter.applied()`` (or with the adapter attached) to get adapted logits with
+    gradients to the coefficients. With ``reuse=True`` the same prefix cache serves every step and
+    epoch: a step appends the last token's keys and values, and the cache is cropped back right
+    after (the step's graph holds its own concatenated tensors, so backward is unaffected).
+    """
+    layers = getattr(cache, "layers", None)
+    can_crop = reuse and hasattr(cache, "crop") and layers is not None and all(hasattr(x, "keys") for x in layers)
+    past = cache if (can_crop or not reuse) else copy.deepcopy(cache)
+    prefix_len = cache.get_seq_length() if can_crop else None
+    try:
+        out = model(input_ids=input_ids[:, -1:], attention_mask=attention_mask, past_key_values=past, use_cache=True)
+    finally:
+        if can_crop and cache.get_seq_length() > prefix_len:
+            cache.crop(prefix_len - cache.get_seq_length())  # transformers 5: a negative count removes tokens
+            for layer in layers:  # the cropped prefix is a slice of this step's concatenation: cut it from the graph
+                layer.keys, layer.values = layer.keys.detach(), layer.values.detach()
+    return out.logits[:, -1]

@@ -1,0 +1,120 @@
+"""The ScAle adapter and the prefix-cached last-token path, on tiny models."""
+
+import pytest
+import torch
+
+import scale_lib as sl
+from scale_lib.scale import ScAle, ScAleConfig, last_token_logits, prefix_cache
+
+VLMS = sl.VLM_ARCHITECTURES
+
+
+def batch_for(model, arch, **kw):
+    return sl.tiny_batch(model, images=arch in VLMS, **kw)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3", "gpt2", "llava", "qwen2_vl", "idefics3"])
+def test_identity_at_initialisation_and_parameter_count(arch):
+    model = sl.tiny_model(arch)
+    b = batch_for(model, arch)
+    with torch.no_grad():
+        ref = model(**b).logits
+    adapter = ScAle(model)
+    mm = sl.model_map(model)
+    assert adapter.num_parameters() == mm.n_layers * mm.n_heads + mm.n_layers
+    assert sl.trainable_parameters(model) == 0 and sl.trainable_parameters(adapter) == adapter.num_parameters()
+    assert all(p.numel() <= mm.n_layers * mm.n_heads for p in adapter.parameters())  # the backbone is not inside
+    with torch.no_grad(), adapter.applied():
+        out = model(**b).logits
+    assert torch.equal(ref, out)
+
+
+def test_bound_and_layers():
+    model = sl.tiny_model("llama")
+    adapter = ScAle(model, ScAleConfig(layers=[1], mlp=False, bound=(0.5, 3.0)))
+    assert adapter.num_parameters() == 4
+    torch.testing.assert_close(adapter.coefficients()["heads"], torch.ones(1, 4))
+    with torch.no_grad():
+        adapter.head_theta.fill_(100.0)
+    torch.testing.assert_close(adapter.coefficients()["heads"], torch.full((1, 4), 3.0))
+    with pytest.raises(ValueError, match=r"bound \(1.0, 2.0\) must contain 1"):
+        ScAleConfig(bound=(1.0, 2.0))
+    with pytest.raises(ValueError, match=r"layer 5 is out of range.*0\.\.1"):
+        ScAle(model, ScAleConfig(layers=[5]))
+    with pytest.raises(ValueError, match="layers repeat"):
+        ScAle(model, ScAleConfig(layers=[0, 0]))
+
+
+def test_training_steps_with_the_adapter_attached():
+    model = sl.tiny_model("llama")
+    b = sl.tiny_batch(model)
+    adapter = ScAle(model).attach()
+    before = sl.count_hooks(model)
+    opt = torch.optim.Adam(adapter.parameters(), lr=0.1)
+    losses = []
+    for _ in range(3):  # the hooks stay attached; scales are recomputed from θ at every forward
+        loss = -model(**b).logits[:, -1].log_softmax(-1)[:, 7].mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[2] < losses[0]
+    assert all(p.grad is None for p in model.parameters())
+    with pytest.raises(RuntimeError, match="already attached"):
+        adapter.attach()
+    adapter.detach()
+    assert sl.count_hooks(model) < before
+
+
+def test_save_load_round_trip_and_mismatch(tmp_path):
+    model = sl.tiny_model("llama")
+    adapter = ScAle(model, ScAleConfig(layers=[0, 1]))
+    with torch.no_grad():
+        adapter.head_theta.normal_()
+        adapter.mlp_theta.normal_()
+    adapter.save(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"adapter_config.json", "adapter_model.safetensors"}
+    loaded = ScAle.load(tmp_path, sl.tiny_model("llama"))
+    for k, v in adapter.coefficients().items():
+        torch.testing.assert_close(loaded.coefficients()[k], v)
+    with pytest.raises(ValueError, match=r"saved for .*'llama'.*this model is .*'gpt2'"):
+        ScAle.load(tmp_path, sl.tiny_model("gpt2"))
+    with pytest.raises(ValueError, match=r"n_layers.*\(2, 3\)"):
+        ScAle.load(tmp_path, sl.tiny_model("llama", layers=3))
+
+
+@pytest.mark.parametrize("arch", ["llama", "llava", "qwen3"])
+def test_prefix_cached_path_equals_full_path(arch):
+    model = sl.tiny_model(arch)
+    b = batch_for(model, arch, padding="left")
+    adapter = ScAle(model)
+    with torch.no_grad():
+        adapter.head_theta.normal_(0, 1.0)
+        adapter.mlp_theta.normal_(0, 1.0)
+    target = torch.tensor([3, 5, 7])
+    with adapter.applied():
+        full = model(**b).logits[:, -1]
+    torch.nn.functional.cross_entropy(full, target).backward()
+    grads_full = [p.grad.clone() for p in adapter.parameters()]
+    adapter.zero_grad()
+    extra = {k: v for k, v in b.items() if k not in ("input_ids", "attention_mask")}
+    cache = prefix_cache(model, b["input_ids"], b["attention_mask"], **extra)
+    for epoch in range(2):  # the same cache serves every epoch
+        adapter.zero_grad()
+        with adapter.applied():
+            step = last_token_logits(model, cache, b["input_ids"], b["attention_mask"])
+        torch.nn.functional.cross_entropy(step, target).backward()
+        assert (step - full).abs().max() <= 1e-5
+        for g_full, p in zip(grads_full, adapter.parameters()):
+            assert (g_full - p.grad).abs().max() <= 1e-5
+
+
+def test_prefix_cache_refuses_bidirectional_models_and_right_padding():
+    model = sl.tiny_model("paligemma")
+    b = sl.tiny_batch(model)
+    with pytest.raises(ValueError, match="attend to it"):
+        prefix_cache(model, b["input_ids"], b["attention_mask"])
+    llama = sl.tiny_model("llama")
+    b = sl.tiny_batch(llama, padding="right")
+    with pytest.raises(ValueError, match="left-padded"):
+        prefix_cache(llama, b["input_ids"], b["attention_mask"])

@@ -31,7 +31,7 @@ from torch import nn
 from .arch import freeze, model_map
 from .hooks import Scaling, scaled
 
-__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits"]
+__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale"]
 
 
 @dataclass
@@ -205,3 +205,78 @@ def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attentio
             for layer in layers:  # the cropped prefix is a slice of this step's concatenation: cut it from the graph
                 layer.keys, layer.values = layer.keys.detach(), layer.values.detach()
     return out.logits[:, -1]
+
+
+def _cache_bytes(cache) -> int:
+    return sum(t.numel() * t.element_size() for layer in getattr(cache, "layers", []) for t in (layer.keys, layer.values))
+
+
+def train_scale(
+    adapter: ScAle,
+    inputs: dict,
+    labels: torch.Tensor,
+    *,
+    steps: int,
+    lr: float = 0.05,
+    batch_size: int = 64,
+    seed: int = 0,
+    cache: str = "auto",
+    max_cache_mb: float = 2048,
+    progress: bool = True,
+) -> list[float]:
+    """Train ScAle's coefficients on the answer token at the last position; returns the losses.
+
+    ``inputs`` holds left-padded ``input_ids`` / ``attention_mask`` (plus e.g. ``pixel_values``),
+    ``labels`` the answer token id of each row. Rows are split into fixed minibatches of a seeded
+    permutation, visited in a new order every epoch.
+
+    ``cache``: ``"reuse"`` — each minibatch's prefix is computed once (no gradients) and kept for
+    every epoch; ``"recompute"`` — rebuilt under ``no_grad`` at every step; ``"off"`` — the plain
+    full-sequence path; ``"auto"`` — reuse while all caches fit in ``max_cache_mb``, else recompute,
+    and off for models whose prefix attends to the last token.
+    """
+    from tqdm.auto import tqdm
+
+    if cache not in ("auto", "reuse", "recompute", "off"):
+        raise ValueError(f"unknown cache mode {cache!r}; valid: 'auto', 'reuse', 'recompute', 'off'")
+    model = adapter.model
+    n = len(labels)
+    if inputs["input_ids"].shape[0] != n:
+        raise ValueError(f"inputs have {inputs['input_ids'].shape[0]} rows but labels has {n}")
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(n, generator=gen)
+    chunks = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if cache == "auto":
+        cache = "reuse" if adapter.map.causal else "off"
+    opt = torch.optim.Adam(adapter.parameters(), lr=lr)
+    caches: dict[int, object] = {}
+    used_bytes = 0
+    losses = []
+    for step in tqdm(range(steps), desc="ScAle", disable=not progress, leave=False):
+        epoch, k = divmod(step, len(chunks))
+        if k == 0 and epoch > 0:
+            perm = torch.randperm(len(chunks), generator=gen).tolist()
+            chunks = [chunks[i] for i in perm]  # caches are keyed by chunk, so they survive the reshuffle
+        rows = chunks[k]
+        key = int(rows[0]) * 1_000_003 + len(rows)
+        sub = {name: v[rows] for name, v in inputs.items()}
+        extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
+        with adapter.applied():
+            if cache == "off":
+                logits = model(**sub).logits[:, -1]
+            else:
+                if cache == "reuse" and key in caches:
+                    past = caches[key]
+                else:
+                    past = prefix_cache(model, sub["input_ids"], sub["attention_mask"], **extra)
+                    size = _cache_bytes(past)
+                    if cache == "reuse" and used_bytes + size <= max_cache_mb * 2**20:
+                        caches[key] = past
+                        used_bytes += size
+                logits = last_token_logits(model, past, sub["input_ids"], sub["attention_mask"])
+        loss = torch.nn.functional.cross_entropy(logits, labels[rows])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses

@@ -1,0 +1,49 @@
+"""Rescaling sweeps: the cached sweep equals the naive one, and the table is tidy and correct."""
+
+import pytest
+import torch
+
+import scale_lib as sl
+from scale_lib.sweep import answer_predictions, naive_sweep, rescaling_sweep
+
+
+@pytest.mark.parametrize("arch", ["llama", "llava"])
+def test_cached_sweep_equals_naive_sweep(arch):
+    model = sl.tiny_model(arch)
+    b = sl.tiny_batch(model, batch=10, padding="left", images=arch == "llava")
+    with torch.no_grad():
+        top = model(**b).logits[:, -1].topk(3).indices
+    labels = top[:, 0].clone()
+    labels[::3] = top[::3, 1]  # a few rows start wrong
+    options = top[:, [0, 1, 2]]
+    groups = ["spatial" if i % 2 else "nonspatial" for i in range(10)]
+    sites, scales = ["L0.H1", "L1.attn", "L1.mlp"], [0.0, 1.0, 3.0]
+    fast = rescaling_sweep(model, b, labels, sites, scales, option_ids=options, groups=groups, batch_size=4, progress=False)
+    slow = naive_sweep(model, b, labels, sites, scales, option_ids=options, groups=groups, batch_size=4, progress=False)
+    assert fast.equals(slow)
+    assert len(fast) == len(sites) * len(scales) * 2
+    assert set(fast.columns) == {"site", "layer", "kind", "head", "scale", "group", "accuracy", "baseline", "delta", "n"}
+    one = fast[fast.scale == 1.0]
+    assert (one.delta == 0).all(), "scale 1 must not change accuracy"
+    # baseline: rows whose label is the unscaled top token are right
+    spatial = fast[(fast.group == "spatial")].baseline.iloc[0]
+    expected = float((labels == top[:, 0])[1::2].double().mean())
+    assert abs(spatial - expected) < 1e-9
+    assert sl.count_hooks(model) == (4 if arch == "llava" else 0)  # transformers' own hooks on LLaVA only
+
+
+def test_answer_predictions_respects_options():
+    logits = torch.tensor([[0.0, 5.0, 1.0, 2.0], [3.0, 0.0, 0.0, 1.0]])
+    assert answer_predictions(logits, None).tolist() == [1, 0]
+    assert answer_predictions(logits, torch.tensor([[2, 3, -1], [1, 3, 2]])).tolist() == [3, 3]
+
+
+def test_sweep_bad_inputs():
+    model = sl.tiny_model("llama")
+    b = sl.tiny_batch(model)
+    with pytest.raises(ValueError, match="inputs have 3 rows but labels has 2"):
+        rescaling_sweep(model, b, torch.tensor([1, 2]), ["L0.H0"], [0.0], progress=False)
+    with pytest.raises(ValueError, match="groups has 1 entries"):
+        rescaling_sweep(model, b, torch.tensor([1, 2, 3]), ["L0.H0"], [0.0], groups=["a"], progress=False)
+    with pytest.raises(ValueError, match="unknown site 'L0.X'"):
+        rescaling_sweep(model, b, torch.tensor([1, 2, 3]), ["L0.X"], [0.0], progress=False)

@@ -21,7 +21,7 @@ import transformers as tf
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["CharCorpus", "char_llama", "train_lm", "TrainHistory", "evaluate_lm"]
+__all__ = ["CharCorpus", "char_llama", "train_lm", "TrainHistory", "evaluate_lm", "warmup_cosine"]
 
 
 def _pydoc_text() -> str:
@@ -103,6 +103,13 @@ def char_llama(vocab_size: int, *, layers: int = 4, hidden: int = 128, heads: in
     return tf.LlamaForCausalLM(cfg)
 
 
+def warmup_cosine(opt: torch.optim.Optimizer, steps: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup over ``warmup`` steps, then cosine decay to 0 at ``steps`` (the book's one schedule)."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+    )
+
+
 @dataclass
 class TrainHistory:
     steps: list[int] = field(default_factory=list)
@@ -155,9 +162,7 @@ def train_lm(
         raise ValueError(f"need steps >= 1 and lr > 0, got steps={steps}, lr={lr}")
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
-    )
+    sched = warmup_cosine(opt, steps, warmup)
     hist = TrainHistory()
     model.train()
     start = time.perf_counter()

@@ -18,16 +18,19 @@ from tqdm.auto import tqdm
 from .hooks import Site, parse_site, scaled
 from .scale import last_token_logits, prefix_cache
 
-__all__ = ["rescaling_sweep", "naive_sweep", "answer_predictions"]
+__all__ = ["rescaling_sweep", "naive_sweep", "answer_predictions", "option_scores"]
+
+
+def option_scores(logits: torch.Tensor, option_ids: torch.Tensor) -> torch.Tensor:
+    """``(batch, K)`` logits of each row's option tokens; ``-1`` pads score ``-inf``."""
+    return logits.gather(-1, option_ids.clamp_min(0)).masked_fill(option_ids < 0, float("-inf"))
 
 
 def answer_predictions(logits: torch.Tensor, option_ids: torch.Tensor | None) -> torch.Tensor:
     """Predicted token per row: argmax over each row's option tokens (``-1`` pads), or over the vocabulary."""
     if option_ids is None:
         return logits.argmax(-1)
-    valid = option_ids >= 0
-    scores = logits.gather(-1, option_ids.clamp_min(0)).masked_fill(~valid, float("-inf"))
-    return option_ids.gather(-1, scores.argmax(-1, keepdim=True)).squeeze(-1)
+    return option_ids.gather(-1, option_scores(logits, option_ids).argmax(-1, keepdim=True)).squeeze(-1)
 
 
 def _chunks(n: int, batch_size: int):

@@ -22,7 +22,6 @@ until a recipe passes that bar.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -34,7 +33,9 @@ import transformers as tf
 from torch import nn
 from tqdm.auto import tqdm
 
+from .lm import warmup_cosine
 from .spatial import LETTERS, SpatialItem, generate_items, render
+from .sweep import option_scores
 
 __all__ = [
     "WordTokenizer", "TestbedConfig", "build_testbed", "encode_items", "EncodedBatch", "train_testbed",
@@ -175,11 +176,10 @@ def testbed_items(n_layouts: int, split: str, *, qtypes=LEARNABLE_QTYPES, seed: 
     return out
 
 
-def _letter_logits(logits: torch.Tensor, tokenizer: WordTokenizer, n_options: torch.Tensor) -> torch.Tensor:
-    """Logits of the option letters only, invalid letters masked out: ``(batch, 4)``."""
-    out = logits[:, tokenizer.letter_ids]
-    valid = torch.arange(len(LETTERS))[None] < n_options[:, None]
-    return out.masked_fill(~valid, float("-inf"))
+def _letter_ids(tokenizer: WordTokenizer, n_options: torch.Tensor) -> torch.Tensor:
+    """``(batch, 4)`` token ids of each row's option letters, ``-1`` past its last option."""
+    ids = torch.tensor(tokenizer.letter_ids).expand(len(n_options), -1)
+    return ids.masked_fill(torch.arange(len(LETTERS))[None] >= n_options[:, None], -1)
 
 
 @torch.no_grad()
@@ -190,7 +190,7 @@ def predict(model: nn.Module, batch: EncodedBatch, tokenizer: WordTokenizer, *, 
     for start in range(0, len(batch), batch_size):
         rows = slice(start, start + batch_size)
         logits = model(**batch.inputs(rows), logits_to_keep=1).logits[:, -1]
-        preds.append(_letter_logits(logits, tokenizer, batch.n_options[rows]).argmax(-1))
+        preds.append(option_scores(logits, _letter_ids(tokenizer, batch.n_options[rows])).argmax(-1))
     return torch.cat(preds)
 
 
@@ -219,8 +219,7 @@ def train_testbed(model: nn.Module, batch: EncodedBatch, tokenizer: WordTokenize
     torch.set_flush_denormal(True)  # late in training tiny values turn denormal and a CPU step got 20x slower
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    sched = warmup_cosine(opt, steps, max(1, steps // 20))
     gen = torch.Generator().manual_seed(seed)
     losses = []
     model.train()

@@ -47,3 +47,10 @@ def test_sweep_bad_inputs():
         rescaling_sweep(model, b, torch.tensor([1, 2, 3]), ["L0.H0"], [0.0], groups=["a"], progress=False)
     with pytest.raises(ValueError, match="unknown site 'L0.X'"):
         rescaling_sweep(model, b, torch.tensor([1, 2, 3]), ["L0.X"], [0.0], progress=False)
+
+
+def test_option_scores_masks_padding():
+    from scale_lib.sweep import option_scores
+
+    scores = option_scores(torch.tensor([[0.0, 5.0, 1.0, 2.0]]), torch.tensor([[3, 1, -1]]))
+    assert scores[0, :2].tolist() == [2.0, 5.0] and scores[0, 2] == float("-inf")

@@ -21,7 +21,8 @@ import transformers as tf
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["CharCorpus", "char_llama", "train_lm", "TrainHistory", "evaluate_lm", "warmup_cosine"]
+__all__ = ["CharCorpus", "char_llama", "train_lm", "TrainHistory", "evaluate_lm", "warmup_cosine", "lr_factor", "PretrainConfig",
+           "pretrain", "make_optimizers", "SCHEDULES", "OPTIMIZERS"]
 
 
 def _pydoc_text() -> str:
@@ -103,11 +104,27 @@ def char_llama(vocab_size: int, *, layers: int = 4, hidden: int = 128, heads: in
     return tf.LlamaForCausalLM(cfg)
 
 
+SCHEDULES = ("cosine", "wsd", "constant")
+OPTIMIZERS = ("adamw", "sgd", "muon")
+
+
+def lr_factor(step: int, steps: int, warmup: int, schedule: str = "cosine", decay_fraction: float = 0.2) -> float:
+    """Learning-rate multiplier at ``step``: linear warmup, then ``"cosine"`` decay to 0,
+    ``"wsd"`` (warmup-stable-decay: constant, then linear to 0 over the last ``decay_fraction``) or ``"constant"``."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; valid schedules are {SCHEDULES}")
+    warm = min(1.0, (step + 1) / max(1, warmup))
+    if schedule == "cosine":
+        return warm * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
+    if schedule == "wsd":
+        decay_start = steps * (1 - decay_fraction)
+        return warm * (1.0 if step < decay_start else max(0.0, (steps - step) / max(1e-9, steps - decay_start)))
+    return warm
+
+
 def warmup_cosine(opt: torch.optim.Optimizer, steps: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warmup over ``warmup`` steps, then cosine decay to 0 at ``steps`` (the book's one schedule)."""
-    return torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
-    )
+    """Linear warmup over ``warmup`` steps, then cosine decay to 0 at ``steps`` (as a torch scheduler)."""
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, warmup, "cosine"))
 
 
 @dataclass
@@ -139,52 +156,115 @@ def evaluate_lm(model: nn.Module, corpus: CharCorpus, *, batches: int = 8, batch
     return sum(losses) / len(losses)
 
 
-def train_lm(
-    model: nn.Module,
-    corpus: CharCorpus,
-    *,
-    steps: int = 300,
-    lr: float = 3e-3,
-    batch_size: int = 16,
-    seq_len: int = 128,
-    warmup: int = 20,
-    weight_decay: float = 0.0,
-    eval_every: int = 0,
-    seed: int = 0,
-    progress: bool = True,
-) -> TrainHistory:
-    """Train a causal LM on ``corpus`` with AdamW and a warmup + cosine schedule.
+@dataclass
+class PretrainConfig:
+    """Everything :func:`pretrain` needs besides the model and the corpus.
 
-    Returns a :class:`TrainHistory` (train loss every step; validation loss every ``eval_every``
-    steps and at the end). Same seed -> same batches -> same numbers on CPU.
+    ``optimizer``: ``"adamw"``; ``"sgd"`` (momentum, no per-coordinate preconditioning); ``"muon"``
+    (``torch.optim.Muon`` on the hidden matrices, AdamW on embeddings, γ and biases; one learning
+    rate for both through Muon's ``match_rms_adamw`` scaling). ``wd_rule`` decides which γ are
+    decayed (:func:`scale_lib.norm_scale.param_groups`).
     """
-    if steps < 1 or lr <= 0:
-        raise ValueError(f"need steps >= 1 and lr > 0, got steps={steps}, lr={lr}")
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
-    sched = warmup_cosine(opt, steps, warmup)
+
+    steps: int = 600
+    lr: float = 1e-3
+    optimizer: str = "adamw"
+    schedule: str = "cosine"
+    warmup: int = 20
+    decay_fraction: float = 0.2
+    batch_size: int = 16
+    seq_len: int = 128
+    weight_decay: float = 0.0
+    wd_rule: str = "iwd"
+    gamma_decay: float | None = None
+    betas: tuple[float, float] = (0.9, 0.95)
+    momentum: float = 0.9
+    grad_clip: float = 1.0
+    eval_every: int = 0
+    eval_batches: int = 8
+    seed: int = 0
+    progress: bool = True
+    desc: str = "pre-training"
+
+    def __post_init__(self):
+        if self.steps < 1 or self.lr <= 0:
+            raise ValueError(f"need steps >= 1 and lr > 0, got steps={self.steps}, lr={self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid optimizers are {OPTIMIZERS}")
+        lr_factor(0, self.steps, self.warmup, self.schedule)  # validates the schedule name
+
+
+def make_optimizers(model: nn.Module, config: PretrainConfig) -> list[torch.optim.Optimizer]:
+    """The optimizer(s) for ``config`` over weight-decay groups (one, or two for Muon + AdamW)."""
+    from .norm_scale import param_groups
+
+    groups = param_groups(model, config.weight_decay, config.wd_rule, config.gamma_decay)
+    if config.optimizer == "adamw":
+        return [torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)]
+    if config.optimizer == "sgd":
+        return [torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)]
+    muon = [g for g in groups if g["name"] == "matrices"]
+    rest = [g for g in groups if g["name"] != "matrices"]
+    opts = [torch.optim.Muon(muon, lr=config.lr, adjust_lr_fn="match_rms_adamw")] if muon else []
+    return opts + ([torch.optim.AdamW(rest, lr=config.lr, betas=config.betas)] if rest else [])
+
+
+def pretrain(model: nn.Module, corpus: CharCorpus, config: PretrainConfig | None = None, **overrides) -> TrainHistory:
+    """Pre-train a causal LM on ``corpus``: sample, forward, loss, backward, clip, step — one loop for
+    every norm variant, optimizer and schedule.
+
+    It runs through 🤗 Accelerate, so ``accelerate launch your_script.py`` spreads it over several
+    GPUs unchanged (each process draws its own batches); on this CPU it is a plain loop. Returns a
+    :class:`TrainHistory` (train loss every step, validation loss every ``eval_every`` steps and at
+    the end, tokens/s). Same seed -> same batches -> same numbers on CPU.
+    """
+    from accelerate import Accelerator
+
+    config = PretrainConfig(**{**(config.__dict__ if config else {}), **overrides})
+    accelerator = Accelerator()
+    opts = make_optimizers(model, config)
+    model, *opts = accelerator.prepare(model, *opts)
+    for opt in opts:
+        for g in opt.param_groups:
+            g["base_lr"] = g["lr"]
+    params = [p for p in model.parameters() if p.requires_grad]
+    gen = torch.Generator().manual_seed(config.seed + accelerator.process_index)
     hist = TrainHistory()
     model.train()
     start = time.perf_counter()
-    for step in tqdm(range(steps), desc="training", disable=not progress, leave=False):
-        x, y = corpus.batch("train", batch_size, seq_len, gen)
+    for step in tqdm(range(config.steps), desc=config.desc, disable=not (config.progress and accelerator.is_main_process), leave=False):
+        factor = lr_factor(step, config.steps, config.warmup, config.schedule, config.decay_fraction)
+        for opt in opts:
+            for g in opt.param_groups:
+                g["lr"] = g["base_lr"] * factor
+        x, y = corpus.batch("train", config.batch_size, config.seq_len, gen)
+        x, y = x.to(accelerator.device), y.to(accelerator.device)
         logits = model(input_ids=x).logits
         loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        if config.grad_clip:
+            accelerator.clip_grad_norm_(params, config.grad_clip)
+        for opt in opts:
+            opt.step()
         hist.steps.append(step)
         hist.train_loss.append(loss.item())
-        hist.tokens += x.numel()
-        if eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
+        hist.tokens += x.numel() * accelerator.num_processes
+        if config.eval_every and (step + 1) % config.eval_every == 0 and step + 1 < config.steps:
             hist.seconds += time.perf_counter() - start
             hist.val_steps.append(step + 1)
-            hist.val_loss.append(evaluate_lm(model, corpus, seq_len=seq_len))
+            hist.val_loss.append(evaluate_lm(model, corpus, batches=config.eval_batches, seq_len=config.seq_len))
             start = time.perf_counter()
     hist.seconds += time.perf_counter() - start
-    hist.val_steps.append(steps)
-    hist.val_loss.append(evaluate_lm(model, corpus, seq_len=seq_len))
+    hist.val_steps.append(config.steps)
+    hist.val_loss.append(evaluate_lm(model, corpus, batches=config.eval_batches, seq_len=config.seq_len))
     model.eval()
     return hist
+
+
+def train_lm(model: nn.Module, corpus: CharCorpus, *, steps: int = 300, lr: float = 3e-3, batch_size: int = 16, seq_len: int = 128,
+             warmup: int = 20, weight_decay: float = 0.0, eval_every: int = 0, seed: int = 0, progress: bool = True) -> TrainHistory:
+    """Train a causal LM on ``corpus`` with AdamW and a warmup + cosine schedule (:func:`pretrain` with defaults)."""
+    return pretrain(model, corpus, PretrainConfig(steps=steps, lr=lr, batch_size=batch_size, seq_len=seq_len, warmup=warmup,
+                                                  weight_decay=weight_decay, eval_every=eval_every, seed=seed, progress=progress, desc="training"))

@@ -180,3 +180,29 @@ def test_pretrain_every_variant(corpus):
         model = ns.apply_variant(char_llama(corpus.vocab_size, layers=1, hidden=32, heads=4), variant)
         hist = pretrain(model, corpus, steps=5, batch_size=4, seq_len=16, eval_batches=1, weight_decay=0.1, progress=False)
         assert all(torch.isfinite(torch.tensor(hist.train_loss)))
+
+
+def test_paired_runs_share_start_and_data(corpus):
+    from scale_lib.paired import gap_curve, paired_gap, paired_runs
+
+    make = lambda seed: char_llama(corpus.vocab_size, layers=1, hidden=32, heads=4, seed=seed)  # noqa: E731
+    cfg = PretrainConfig(steps=12, lr=1e-2, batch_size=4, seq_len=16, eval_every=4, eval_batches=1, progress=False)
+    arms = {"learnable": {}, "same": {}, "removed": {"gamma": "removed"}, "sgd": {"optimizer": "sgd", "lr": 0.1}}
+    runs = paired_runs(make, arms, seeds=[0, 1, 2], config=cfg, corpus=corpus, progress=False)
+    assert set(runs.arm) == set(arms) and sorted(set(runs.step)) == [4, 8, 12]
+    same = paired_gap(runs, "same", "learnable")  # identical arms: exactly zero gap, no wins
+    assert same["gap"] == 0.0 and same["wins"] == 0.0 and same["n_seeds"] == 3
+    removed = paired_gap(runs, "removed", "learnable")
+    assert removed["gap"] != 0.0 and removed["ci95"] > 0 and 0 <= removed["wins"] <= 1
+    curve = gap_curve(runs, "removed", "learnable")
+    assert list(curve.step) == [4, 8, 12]
+    with pytest.raises(ValueError, match="'fixed'.*the runs have"):
+        gap_curve(runs, "fixed", "learnable")
+    with pytest.raises(ValueError, match="unknown options \\['momentumm'\\]"):
+        paired_runs(make, {"a": {"momentumm": 0.9}}, seeds=[0], config=cfg, corpus=corpus, progress=False)
+
+
+def test_t_quantile():
+    from scale_lib.paired import t_quantile
+
+    assert t_quantile(3) == pytest.approx(3.182, abs=1e-3) and t_quantile(1000) == pytest.approx(1.962, abs=1e-3)

@@ -1,0 +1,107 @@
+"""Paired pre-training experiments: same initial weights, same data order, only the variant differs.
+
+Seed-to-seed spread of a small model's loss (a few hundredths of a nat) is larger than the effect
+of γ (about one hundredth), so overlaid loss curves hide it. Pairing removes the spread: for every
+seed, both arms start from the same weights (a γ variant is the same function at initialisation)
+and see the same batches, and we look at the *difference* of their validation losses.
+
+    >>> runs = paired_runs(make_model, {"learnable": {}, "removed": {"gamma": "removed"}}, seeds=range(4), config=cfg, corpus=corpus)
+    >>> paired_gap(runs, "removed", "learnable")      # mean, 95 % CI, wins ...
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+from torch import nn
+from tqdm.auto import tqdm
+
+from .lm import CharCorpus, PretrainConfig, pretrain
+from .norm_scale import NormVariant, apply_variant
+
+__all__ = ["Arm", "paired_runs", "paired_gap", "gap_curve", "t_quantile"]
+
+
+class Arm(dict):
+    """One arm of a paired experiment: a norm variant (``gamma``, ``hg``, ``placement``) plus any
+    :class:`~scale_lib.lm.PretrainConfig` overrides (``lr``, ``optimizer``, ``weight_decay`` ...)."""
+
+    def split(self) -> tuple[NormVariant, dict]:
+        variant = {k: v for k, v in self.items() if k in ("gamma", "hg", "placement")}
+        return NormVariant(**variant), {k: v for k, v in self.items() if k not in variant}
+
+
+def paired_runs(make_model: Callable[[int], nn.Module], arms: dict[str, dict], *, seeds: Iterable[int], config: PretrainConfig,
+                corpus: CharCorpus, progress: bool = True, keep_models: bool = False) -> pd.DataFrame:
+    """Train every arm for every seed from ``make_model(seed)`` with data order ``seed``.
+
+    Returns a tidy DataFrame (arm, seed, step, val_loss, seconds, tokens_per_s); with
+    ``keep_models=True`` the trained models are in ``df.attrs["models"][(arm, seed)]``.
+    """
+    seeds = list(seeds)
+    if not arms or not seeds:
+        raise ValueError("paired_runs needs at least one arm and one seed")
+    rows, models = [], {}
+    bar = tqdm(total=len(arms) * len(seeds), desc="paired runs", disable=not progress, leave=False)
+    for seed in seeds:
+        for name, arm in arms.items():
+            variant, overrides = Arm(arm).split()
+            bad = set(overrides) - set(PretrainConfig.__dataclass_fields__)
+            if bad:
+                raise ValueError(f"arm {name!r} sets unknown options {sorted(bad)}; valid: gamma, hg, placement, {sorted(PretrainConfig.__dataclass_fields__)}")
+            model = apply_variant(make_model(seed), variant)
+            start = time.perf_counter()
+            hist = pretrain(model, corpus, config, seed=seed, progress=False, **overrides)
+            seconds = time.perf_counter() - start
+            rows += [dict(arm=name, seed=seed, step=s, val_loss=v, seconds=seconds, tokens_per_s=hist.tokens_per_second)
+                     for s, v in zip(hist.val_steps, hist.val_loss)]
+            if keep_models:
+                models[(name, seed)] = model
+            bar.update()
+    bar.close()
+    df = pd.DataFrame(rows)
+    df.attrs["models"] = models
+    return df
+
+
+def t_quantile(dof: int, level: float = 0.95) -> float:
+    """Two-sided Student-t quantile (``scipy.stats.t``)."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + level / 2, dof))
+
+
+def gap_curve(runs: pd.DataFrame, arm: str, reference: str) -> pd.DataFrame:
+    """Per step: mean over seeds of ``val_loss[arm] - val_loss[reference]`` with a 95 % t interval."""
+    arms = set(runs.arm)
+    for a in (arm, reference):
+        if a not in arms:
+            raise ValueError(f"unknown arm {a!r}; the runs have {sorted(arms)}")
+    wide = runs.pivot_table(index=["seed", "step"], columns="arm", values="val_loss")
+    diff = (wide[arm] - wide[reference]).rename("gap").reset_index()
+    out = []
+    for step, g in diff.groupby("step"):
+        n = len(g)
+        sd = g.gap.std(ddof=1) if n > 1 else float("nan")
+        half = t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 else float("nan")
+        out.append(dict(step=step, gap=g.gap.mean(), ci95=half, n=n, wins=(g.gap > 0).mean()))
+    return pd.DataFrame(out)
+
+
+def paired_gap(runs: pd.DataFrame, arm: str, reference: str) -> dict:
+    """The paired difference ``arm - reference`` of validation loss (nats; positive = ``arm`` worse).
+
+    ``gap``/``ci95``: mean over seeds at the last step and its 95 % t half-width;
+    ``wins``: fraction of (seed, checkpoint) pairs where ``reference`` is better;
+    ``seed_spread``: std over seeds of the reference's own final loss (what overlaid curves show).
+    """
+    curve = gap_curve(runs, arm, reference)
+    last = curve.iloc[-1]
+    wide = runs.pivot_table(index=["seed", "step"], columns="arm", values="val_loss")
+    final = runs[(runs.arm == reference) & (runs.step == runs.step.max())].val_loss
+    return {"gap": float(last.gap), "ci95": float(last.ci95), "n_seeds": int(last.n),
+            "wins": float(((wide[arm] - wide[reference]) > 0).mean()), "seed_spread": float(final.std(ddof=1)) if len(final) > 1 else float("nan")}
+

@@ -21,8 +21,8 @@ import transformers as tf
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["CharCorpus", "char_llama", "train_lm", "TrainHistory", "evaluate_lm", "warmup_cosine", "lr_factor", "PretrainConfig",
-           "pretrain", "make_optimizers", "SCHEDULES", "OPTIMIZERS"]
+__all__ = ["CharCorpus", "char_llama", "char_model", "CHAR_ARCHITECTURES", "train_lm", "TrainHistory", "evaluate_lm", "warmup_cosine", "lr_factor", "PretrainConfig",
+           "pretrain", "make_optimizers", "bare_loop", "throughput_ratio", "SCHEDULES", "OPTIMIZERS"]
 
 
 def _pydoc_text() -> str:
@@ -84,10 +84,20 @@ class CharCorpus:
         return x, y
 
 
-def char_llama(vocab_size: int, *, layers: int = 4, hidden: int = 128, heads: int = 8, kv_heads: int | None = None, seed: int = 0, **config) -> tf.LlamaForCausalLM:
-    """A small ``LlamaForCausalLM`` for character-level text (4 layers, d=128, 8 heads: 0.8 M params)."""
+CHAR_ARCHITECTURES = ("llama", "qwen3")
+
+
+def char_model(vocab_size: int, arch: str = "llama", *, layers: int = 4, hidden: int = 128, heads: int = 8, kv_heads: int | None = None,
+               seed: int = 0, tie: bool = True, **config) -> nn.Module:
+    """A small causal LM for character-level text: ``"llama"`` (Pre-Norm) or ``"qwen3"`` (Pre-Norm +
+    QK-norm, whose q/k norms are Output-Norms). Same seed -> same initial weights."""
+    classes = {"llama": (tf.LlamaConfig, tf.LlamaForCausalLM), "qwen3": (tf.Qwen3Config, tf.Qwen3ForCausalLM)}
+    if arch not in classes:
+        raise ValueError(f"unknown architecture {arch!r}; valid choices are {CHAR_ARCHITECTURES}")
+    config_cls, model_cls = classes[arch]
+    extra = {"head_dim": hidden // heads} if arch == "qwen3" else {}
     torch.manual_seed(seed)
-    cfg = tf.LlamaConfig(
+    cfg = config_cls(
         vocab_size=vocab_size,
         hidden_size=hidden,
         intermediate_size=4 * hidden,
@@ -95,13 +105,19 @@ def char_llama(vocab_size: int, *, layers: int = 4, hidden: int = 128, heads: in
         num_attention_heads=heads,
         num_key_value_heads=kv_heads or heads,
         max_position_embeddings=1024,
-        tie_word_embeddings=True,
+        tie_word_embeddings=tie,
         bos_token_id=None,
         eos_token_id=None,
         pad_token_id=None,
+        **extra,
         **config,
     )
-    return tf.LlamaForCausalLM(cfg)
+    return model_cls(cfg)
+
+
+def char_llama(vocab_size: int, *, layers: int = 4, hidden: int = 128, heads: int = 8, kv_heads: int | None = None, seed: int = 0, **config) -> tf.LlamaForCausalLM:
+    """A small ``LlamaForCausalLM`` for character-level text (4 layers, d=128, 8 heads: 0.8 M params)."""
+    return char_model(vocab_size, "llama", layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, seed=seed, **config)
 
 
 SCHEDULES = ("cosine", "wsd", "constant")
@@ -268,3 +284,41 @@ def train_lm(model: nn.Module, corpus: CharCorpus, *, steps: int = 300, lr: floa
     """Train a causal LM on ``corpus`` with AdamW and a warmup + cosine schedule (:func:`pretrain` with defaults)."""
     return pretrain(model, corpus, PretrainConfig(steps=steps, lr=lr, batch_size=batch_size, seq_len=seq_len, warmup=warmup,
                                                   weight_decay=weight_decay, eval_every=eval_every, seed=seed, progress=progress, desc="training"))
+
+
+def bare_loop(model: nn.Module, corpus: CharCorpus, *, steps: int, lr: float, batch_size: int, seq_len: int, seed: int = 0) -> float:
+    """The loop a reader writes by hand (sample, forward, loss, backward, clip, AdamW step); tokens/s."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    model.train()
+    start = time.perf_counter()
+    for _ in range(steps):
+        x, y = corpus.batch("train", batch_size, seq_len, gen)
+        loss = nn.functional.cross_entropy(model(input_ids=x).logits.flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        loss.item()
+    return steps * batch_size * seq_len / (time.perf_counter() - start)
+
+
+def throughput_ratio(make_model, corpus: CharCorpus, config: PretrainConfig, *, blocks: int = 8, steps: int = 40) -> dict:
+    """Tokens/s of :func:`pretrain` over :func:`bare_loop` on the same model and batches.
+
+    ``blocks`` pairs of ``steps``-step runs, interleaved (who goes first alternates) after one
+    warm-up pair; the ratio is the median of the paired ratios (robust to drifts in machine speed).
+    """
+    import statistics
+
+    cfg = PretrainConfig(**{**config.__dict__, "steps": steps, "eval_every": 0, "eval_batches": 1, "progress": False})
+    ours, bare = [], []
+    for block in range(blocks + 1):
+        runs = [("ours", lambda: pretrain(make_model(block), corpus, cfg, seed=block).tokens_per_second),
+                ("bare", lambda: bare_loop(make_model(block), corpus, steps=steps, lr=cfg.lr, batch_size=cfg.batch_size, seq_len=cfg.seq_len, seed=block))]
+        for name, fn in runs if block % 2 == 0 else runs[::-1]:
+            tps = fn()
+            if block:
+                (ours if name == "ours" else bare).append(tps)
+    return {"ratio": statistics.median(a / b for a, b in zip(ours, bare)), "ours_tokens_per_s": statistics.median(ours),
+            "bare_tokens_per_s": statistics.median(bare), "blocks": blocks, "steps": steps}

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .lm import CharCorpus, PretrainConfig, pretrain
 from .norm_scale import NormVariant, apply_variant
 
-__all__ = ["Arm", "paired_runs", "paired_gap", "gap_curve", "t_quantile"]
+__all__ = ["Arm", "paired_runs", "paired_gap", "gap_curve", "t_quantile", "plot_paired"]
 
 
 class Arm(dict):
@@ -105,3 +105,27 @@ def paired_gap(runs: pd.DataFrame, arm: str, reference: str) -> dict:
     return {"gap": float(last.gap), "ci95": float(last.ci95), "n_seeds": int(last.n),
             "wins": float(((wide[arm] - wide[reference]) > 0).mean()), "seed_spread": float(final.std(ddof=1)) if len(final) > 1 else float("nan")}
 
+
+
+def plot_paired(runs: pd.DataFrame, arm: str, reference: str, axes=None, *, colors=("tab:grey", "tab:red")):
+    """Left: every seed's validation curve for both arms (what overlaid curves show). Right: the
+    paired difference ``arm - reference`` per step, mean over seeds with its 95 % band."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    left, right = axes
+    for name, color in zip((reference, arm), colors):
+        for seed, g in runs[runs.arm == name].groupby("seed"):
+            left.plot(g.step, g.val_loss, color=color, alpha=0.6, lw=1.2, label=name if seed == runs.seed.min() else None)
+    left.set(xlabel="step", ylabel="validation loss (nats/char)", title="every seed, both arms")
+    left.legend()
+    curve = gap_curve(runs, arm, reference)
+    right.axhline(0, color="k", lw=0.8)
+    right.plot(curve.step, curve.gap, color=colors[1], lw=2, marker="o")
+    right.fill_between(curve.step, curve.gap - curve.ci95, curve.gap + curve.ci95, color=colors[1], alpha=0.2, label="95 % CI over seeds")
+    for seed, g in runs.pivot_table(index=["seed", "step"], columns="arm", values="val_loss").reset_index().groupby("seed"):
+        right.plot(g.step, g[arm] - g[reference], color=colors[1], alpha=0.25, lw=0.8)
+    right.set(xlabel="step", ylabel=f"{arm} − {reference} (nats)", title="paired difference (> 0: the reference is better)")
+    right.legend()
+    return axes

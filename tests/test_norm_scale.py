@@ -206,3 +206,22 @@ def test_t_quantile():
     from scale_lib.paired import t_quantile
 
     assert t_quantile(3) == pytest.approx(3.182, abs=1e-3) and t_quantile(1000) == pytest.approx(1.962, abs=1e-3)
+
+
+def test_char_model_architectures():
+    from scale_lib.lm import char_model
+
+    q = char_model(40, "qwen3", layers=1, hidden=32, heads=4)
+    assert type(q).__name__ == "Qwen3ForCausalLM" and ns._is_tied(q)
+    assert torch.equal(char_model(40, "llama", layers=1, hidden=32, heads=4, seed=3).lm_head.weight,
+                       char_model(40, "llama", layers=1, hidden=32, heads=4, seed=3).lm_head.weight)
+    with pytest.raises(ValueError, match="'mamba'.*valid choices"):
+        char_model(40, "mamba")
+
+
+def test_throughput_ratio_runs_both_loops(corpus):
+    from scale_lib.lm import throughput_ratio
+
+    make = lambda seed: char_llama(corpus.vocab_size, layers=1, hidden=16, heads=2, seed=seed)  # noqa: E731
+    out = throughput_ratio(make, corpus, PretrainConfig(batch_size=2, seq_len=8), blocks=2, steps=3)
+    assert out["ratio"] > 0 and out["ours_tokens_per_s"] > 0 and out["bare_tokens_per_s"] > 0 and out["blocks"] == 2

@@ -1,0 +1,413 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/03_norm_scale_vectors.ipynb)
+#
+# # 03 · Norm scale vectors in real pre-training runs
+#
+# Every RMSNorm of a Llama multiplies its normalised input by a learnable vector γ. *Negligible in
+# Size, Significant in Effect* (2026) claims that these vectors — under 0.01 % of a model's
+# parameters — matter for pre-training even though, in a Pre-Norm network, they add nothing the
+# network could not represent without them. Notebook 04 derived why on toy models (γ is a
+# self-amplifying preconditioner). Here we **pre-train real transformers models** — a `LlamaForCausalLM`
+# and a `Qwen3ForCausalLM` (QK-norm) reading Python's own documentation, character by character —
+# and measure each claim:
+#
+# | section | claim | what we measure |
+# |---|---|---|
+# | 1 | γ is a tiny fraction of the parameters; norms are Input- or Output-Norms | parameter counts, the classification |
+# | 2 | removing γ hurts pre-training | paired runs, learnable vs removed, matched and re-tuned learning rate |
+# | 3 | … depending on the conditions | optimizer, learning rate |
+# | 4 | yet γ adds no expressivity | folding γ into the next matrix: same logits; resetting it: not |
+# | 5 | weight decay helps Input-Norm γ and hurts Output-Norm γ | a QK-norm model, decay on none / Input-Norm only (IWD) / all γ |
+# | 6 | HG, DP/DNP, OR each help, and together more | paired runs against the baseline |
+#
+# **How to read the numbers.** Every comparison is **paired**: both arms start from the same
+# weights (every γ variant is the same function at initialisation — tested in `tests/`) and see the
+# same batches in the same order. A difference of a hundredth of a nat is smaller than the
+# seed-to-seed spread of the loss itself, so overlaid curves hide it; the paired difference, with a
+# 95 % interval over seeds, does not.
+#
+# Everything here is `scale_lib`: `norm_scale` (surgery on γ), `lm.pretrain` (one loop for every
+# variant, optimizer and schedule; runs unchanged under `accelerate launch`), `paired` (the
+# experiments and their statistics).
+
+# %%
+import os
+import sys
+
+if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothing to do elsewhere)
+    import subprocess
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/scale-lib/scale_lib", "/content/scale_lib"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib"], check=True)
+    sys.path.insert(0, "/content/scale_lib")
+    os.chdir("/content/scale_lib/notebooks")
+
+import time
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+import torch
+import transformers as tf
+
+import scale_lib as sl
+from scale_lib import norm_scale as ns
+from scale_lib.exercises import check
+from scale_lib.lm import CharCorpus, PretrainConfig, char_model, evaluate_lm, throughput_ratio
+from scale_lib.paired import gap_curve, paired_gap, paired_runs, plot_paired
+
+NB = "03_norm_scale_vectors"
+FAST = sl.is_fast()
+sl.use_style()
+sl.seed_everything(0)
+torch.set_num_threads(2)
+NOTEBOOK_START = time.perf_counter()
+print("fast mode" if FAST else "full mode")
+
+# %% [markdown]
+# ### The setting
+#
+# One small model, one corpus, one training budget, used throughout. Change them here (a GPU reader
+# can make everything 10× bigger; the code does not change).
+
+# %%
+corpus = CharCorpus.from_pydoc()
+MODEL = dict(layers=sl.pick(4, 2), hidden=sl.pick(128, 32), heads=sl.pick(4, 4))
+SEEDS = list(range(sl.pick(4, 2)))
+LR = 1e-3
+CFG = PretrainConfig(steps=sl.pick(600, 24), lr=LR, batch_size=16, seq_len=sl.pick(128, 32), warmup=sl.pick(30, 4),
+                     eval_every=sl.pick(100, 8), eval_batches=sl.pick(8, 1), progress=False)
+
+
+def make_llama(seed):
+    return char_model(corpus.vocab_size, "llama", seed=seed, **MODEL)
+
+
+def make_qwen3(seed):
+    return char_model(corpus.vocab_size, "qwen3", seed=seed, **MODEL)
+
+
+n_params = sum(p.numel() for p in make_llama(0).parameters())
+print(f"corpus: {len(corpus.train):,} training / {len(corpus.val):,} validation characters, vocabulary {corpus.vocab_size}")
+print(f"model: LlamaForCausalLM {MODEL}, {n_params:,} parameters; {CFG.steps} steps of {CFG.batch_size}×{CFG.seq_len} characters; seeds {SEEDS}")
+
+# %% [markdown]
+# ## 1 · How small is γ, and what kind of norm is it in?
+#
+# γ has one entry per channel per norm: $(2L + 1)\,d$ numbers in a Llama with $L$ layers and width
+# $d$. At the scale of a real 1B model that is under 0.01 % — counted below on a TinyLlama-1.1B-sized
+# configuration built on PyTorch's `meta` device (shapes only, no memory, no download).
+
+# %%
+with torch.device("meta"):
+    big = tf.LlamaForCausalLM(tf.LlamaConfig(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                                             num_key_value_heads=4, vocab_size=32000, tie_word_embeddings=False))
+g_big, n_big = ns.count_gamma_parameters(big)
+g_small, n_small = ns.count_gamma_parameters(make_llama(0))
+print(f"TinyLlama-1.1B shape: {g_big:,} γ parameters of {n_big:,} = {100 * g_big / n_big:.4f} %")
+print(f"our model:            {g_small:,} γ parameters of {n_small:,} = {100 * g_small / n_small:.2f} % (small models are mostly norm-free matrices too)")
+
+# %% [markdown]
+# **Input-Norm or Output-Norm.** The paper's rule for weight decay depends on what reads γ. An
+# **Input-Norm**'s γ is read only by linear maps (the attention and MLP input norms of a Pre-Norm
+# block), so it can be folded into them. An **Output-Norm**'s γ is not: QK-norm's γ goes into RoPE
+# and the attention dot product; a post-sublayer norm's γ is added to the residual stream.
+#
+# *Our decision for the final norm:* it is read by the unembedding. If the unembedding is **untied**,
+# γ folds into it, so it is an Input-Norm. If it is **tied** to the input embedding (our char models,
+# like Gemma's), folding would change the input embedding as well: γ then represents something the
+# tied matrix cannot, so we call it an Output-Norm. `classify_norms` says why for every norm:
+
+# %%
+table = pd.DataFrame([dict(norm=i.name, role=i.role, read_by=", ".join(f.rsplit(".", 1)[-1] for f in i.followed_by) or "—", why=i.reason)
+                      for i in ns.classify_norms(make_qwen3(0))])
+with pd.option_context("display.max_colwidth", 90, "display.width", 200):
+    print(table[table.norm.str.contains("layers.0.") | ~table.norm.str.contains("layers")].to_string(index=False))
+
+# %% [markdown]
+# ## 2 · Removing γ: learnable vs fixed at 1
+#
+# `apply_variant(model, gamma="removed")` fixes every γ at its initial value 1 (Gemma's `(1 + w)`
+# form: `w = 0`). At initialisation the function is identical; only training differs. We also try
+# one learnable **scalar** per norm (keeps the overall gain, drops the per-channel freedom).
+#
+# Four seeds × three arms, paired:
+
+# %%
+removal = paired_runs(make_llama, {"learnable": {}, "removed": {"gamma": "removed"}, "scalar": {"gamma": "scalar"}},
+                      seeds=SEEDS, config=CFG, corpus=corpus, keep_models=True)
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+plot_paired(removal, "removed", "learnable", axes)
+fig.suptitle(f"Removing γ, lr {LR:g} (matched)")
+sl.save_figure(fig, NB, "removal_paired")
+plt.show()
+removal_stats = paired_gap(removal, "removed", "learnable")
+scalar_stats = paired_gap(removal, "scalar", "learnable")
+print(f"removed − learnable at step {CFG.steps}: {removal_stats['gap']:+.4f} ± {removal_stats['ci95']:.4f} nats (95 % CI, {removal_stats['n_seeds']} seeds); "
+      f"learnable better in {100 * removal_stats['wins']:.0f} % of (seed, checkpoint) pairs")
+print(f"seed-to-seed spread of the learnable model's own final loss: {removal_stats['seed_spread']:.4f} nats")
+print(f"scalar − learnable: {scalar_stats['gap']:+.4f} ± {scalar_stats['ci95']:.4f} nats")
+
+# %% [markdown]
+# **A re-tuned learning rate.** Perhaps removing γ merely changes the best learning rate (γ scales
+# every update of the matrices it multiplies). So we give the fixed-γ model a second chance at a
+# lower and a higher learning rate, and compare its best against learnable γ at the original one.
+
+# %%
+retune = paired_runs(make_llama, {f"removed, lr {f * LR:g}": {"gamma": "removed", "lr": f * LR} for f in (0.5, 2.0)},
+                     seeds=SEEDS, config=CFG, corpus=corpus)
+retune = pd.concat([removal[removal.arm.isin(["learnable", "removed"])].replace({"arm": {"removed": f"removed, lr {LR:g}"}}), retune])
+final = retune[retune.step == CFG.steps].groupby("arm").val_loss.mean().sort_values()
+print(final.rename("final validation loss (mean over seeds)").to_string())
+best_removed = next(a for a in final.index if a.startswith("removed"))
+retuned_stats = paired_gap(retune, best_removed, "learnable")
+print(f"\nbest fixed-γ arm: {best_removed!r}; paired gap to learnable γ (lr {LR:g}): {retuned_stats['gap']:+.4f} ± {retuned_stats['ci95']:.4f} nats")
+
+# %% [markdown]
+# ## 3 · When does the effect grow, and when does it vanish?
+#
+# The paper reads the effect as *complementary to the optimizer's own preconditioning*: γ rescales
+# updates per channel, which Adam partly does by itself. So we repeat the paired removal experiment
+# with **SGD with momentum** (no per-coordinate preconditioning) and with AdamW at a **lower
+# learning rate**, and read the gap along training (early vs late checkpoints).
+
+# %%
+conditions = {
+    f"AdamW, lr {LR:g}": removal,
+    f"AdamW, lr {LR / 3:.2g}": paired_runs(make_llama, {"learnable": {"lr": LR / 3}, "removed": {"gamma": "removed", "lr": LR / 3}},
+                                           seeds=SEEDS, config=CFG, corpus=corpus),
+    "SGD + momentum, lr 0.3": paired_runs(make_llama, {"learnable": {"optimizer": "sgd", "lr": 0.3}, "removed": {"gamma": "removed", "optimizer": "sgd", "lr": 0.3}},
+                                          seeds=SEEDS, config=CFG, corpus=corpus),
+}
+fig, ax = plt.subplots(figsize=(7, 4))
+rows = []
+for (name, runs), color in zip(conditions.items(), sl.PALETTE):
+    curve = gap_curve(runs, "removed", "learnable")
+    ax.plot(curve.step, curve.gap, marker="o", color=color, label=name)
+    ax.fill_between(curve.step, curve.gap - curve.ci95, curve.gap + curve.ci95, color=color, alpha=0.15)
+    stats = paired_gap(runs, "removed", "learnable")
+    final_loss = runs[(runs.arm == "learnable") & (runs.step == CFG.steps)].val_loss.mean()
+    rows.append(dict(condition=name, learnable_loss=final_loss, gap=stats["gap"], ci95=stats["ci95"], learnable_wins=stats["wins"]))
+ax.axhline(0, color="k", lw=0.8)
+ax.set(xlabel="step", ylabel="removed − learnable (nats)", title="The removal gap under different optimizers")
+ax.legend()
+sl.save_figure(fig, NB, "removal_conditions")
+plt.show()
+conditions_table = pd.DataFrame(rows)
+print(conditions_table.round(4).to_string(index=False))
+
+# %% [markdown]
+# ## 4 · Same function, different training: folding γ
+#
+# Take the trained learnable-γ model of seed 0 and fold every Input-Norm γ into the matrices that
+# read it: `W ← W diag(γ)`, `γ ← 1` (`ns.fold_gamma`). The logits do not change (beyond float
+# rounding): whatever γ learned, the matrices alone can represent. Yet section 2 showed that
+# *training* without γ ends somewhere worse. Expressivity is not the point; optimisation is.
+#
+# The opposite surgery — **resetting** a trained γ to 1 without folding — shows what γ carries:
+# everything it learned is lost at once.
+
+# %%
+import copy
+
+trained = removal.attrs["models"][("learnable", 0)]
+ids = corpus.val[:256].view(2, 128) if not FAST else corpus.val[:64].view(2, 32)
+folded = ns.fold_gamma(copy.deepcopy(trained))
+with torch.no_grad():
+    fold_diff = (folded(input_ids=ids).logits - trained(input_ids=ids).logits).abs().max().item()
+loss_trained = evaluate_lm(trained, corpus, seq_len=CFG.seq_len)
+loss_folded = evaluate_lm(folded, corpus, seq_len=CFG.seq_len)
+reset = {which: evaluate_lm(ns.reset_gamma(copy.deepcopy(trained), which), corpus, seq_len=CFG.seq_len) for which in ("input", "output", "all")}
+gammas = {info.name: trained.get_submodule(info.name).weight.detach() for info in ns.classify_norms(trained)}
+print(f"fold: max |Δ logit| = {fold_diff:.1e}; validation loss {loss_trained:.4f} -> {loss_folded:.4f}")
+for which, loss in reset.items():
+    print(f"reset {which:>6} γ to 1: validation loss {loss_trained:.4f} -> {loss:.4f} ({loss - loss_trained:+.3f})")
+
+fig, ax = plt.subplots(figsize=(9, 3.5))
+for name, g in gammas.items():
+    ax.hist(g.numpy(), bins=40, histtype="step", lw=1.5, label=name.replace("model.", ""))
+ax.axvline(1, color="k", lw=0.8)
+ax.set(xlabel="γ entry", ylabel="count", title="What the learnable γ became (seed 0)")
+ax.legend(fontsize=7, ncol=2)
+sl.save_figure(fig, NB, "learned_gamma")
+plt.show()
+
+# %% [markdown]
+# ## 5 · Weight decay on Input-Norm vs Output-Norm γ
+#
+# A Qwen3 model has both kinds inside every layer: the input norms (Input-Norms) and the q/k norms
+# (Output-Norms: their γ sets the attention temperature per channel). Three rules, paired, with the
+# same decay on the matrices in every arm:
+#
+# * **none** — no γ is decayed (the common default: no decay on 1-D parameters);
+# * **IWD** — only Input-Norm γ are decayed (the paper's rule);
+# * **all** — every γ is decayed.
+#
+# With AdamW's decoupled decay, a γ shrinks by a factor $e^{-\eta\lambda t}$ when its gradient does
+# not push back. Our runs are short, so we use a decay strong enough to matter within them
+# (`GAMMA_WD`, the same for every decayed γ), and state it: this is a stress test of the rule, not the
+# paper's setting.
+
+# %%
+WD, GAMMA_WD = 0.1, sl.pick(1.0, 1.0)
+wd_runs = paired_runs(make_qwen3, {rule: {"weight_decay": WD, "wd_rule": rule, "gamma_decay": GAMMA_WD} for rule in ("none", "iwd", "all")},
+                      seeds=SEEDS, config=CFG, corpus=corpus)
+iwd_vs_all = paired_gap(wd_runs, "iwd", "all")
+iwd_vs_none = paired_gap(wd_runs, "iwd", "none")
+all_vs_none = paired_gap(wd_runs, "all", "none")
+fig, ax = plt.subplots(figsize=(7, 4))
+for (arm, ref), color in zip((("iwd", "none"), ("all", "none"), ("iwd", "all")), sl.PALETTE):
+    curve = gap_curve(wd_runs, arm, ref)
+    ax.plot(curve.step, curve.gap, marker="o", color=color, label=f"{arm} − {ref}")
+    ax.fill_between(curve.step, curve.gap - curve.ci95, curve.gap + curve.ci95, color=color, alpha=0.15)
+ax.axhline(0, color="k", lw=0.8)
+ax.set(xlabel="step", ylabel="paired difference (nats; < 0: first is better)", title=f"Weight decay on γ (Qwen3, γ decay {GAMMA_WD:g})")
+ax.legend()
+sl.save_figure(fig, NB, "weight_decay_rules")
+plt.show()
+for name, st in (("IWD − all", iwd_vs_all), ("IWD − none", iwd_vs_none), ("all − none", all_vs_none)):
+    print(f"{name:>11}: {st['gap']:+.4f} ± {st['ci95']:.4f} nats")
+
+# %% [markdown]
+# ## 6 · The three improvements, and all of them together
+#
+# * **HG** — branch-specific γ: the shared normalisation stays, and q, k, v (and gate, up) each get
+#   their own γ. In Pre-Norm this is still foldable (each branch's γ folds into its own matrix).
+# * **DP** — `diag(u) W diag(v)` around the matrices that read a norm (`u` new, initialised to 1);
+#   **DNP** puts a normalisation between: `u ⊙ Norm(W (v ⊙ x))` — a different architecture, not
+#   just a reparameterisation, so it is the one arm that does not start from the same function.
+# * **OR** — γ = β·√d·a/‖a‖, magnitude × direction. *The paper's exact form is not public; this one
+#   is ours*: β and a start so that γ = 1, and β, one number, moves the whole vector's scale — the
+#   "d-fold learning rate" of the magnitude that notebook 04 derives.
+# * **unified** — HG + DNP + OR + IWD (weight decay on Input-Norm γ only).
+
+# %%
+arms = {
+    "baseline": {},
+    "HG": {"hg": True},
+    "DP": {"placement": "dp"},
+    "DNP": {"placement": "dnp"},
+    "OR": {"gamma": "or"},
+    "unified": {"hg": True, "placement": "dnp", "gamma": "or", "weight_decay": WD, "wd_rule": "iwd"},
+}
+improvements = paired_runs(make_llama, arms, seeds=SEEDS, config=CFG, corpus=corpus)
+imp = pd.DataFrame([dict(arm=a, **paired_gap(improvements, a, "baseline")) for a in arms if a != "baseline"])
+fig, ax = plt.subplots(figsize=(7, 3.6))
+ax.barh(imp.arm, imp.gap, xerr=imp.ci95, color=[sl.PALETTE[1] if g < 0 else sl.PALETTE[3] for g in imp.gap], capsize=4)
+ax.axvline(0, color="k", lw=0.8)
+ax.invert_yaxis()
+ax.set(xlabel="variant − baseline, final validation loss (nats; < 0 is better)", title=f"Each improvement, paired over {len(SEEDS)} seeds (95 % CI)")
+sl.save_figure(fig, NB, "improvements")
+plt.show()
+print(imp.round(4).to_string(index=False))
+
+# %% [markdown]
+# ### Explore the paired runs
+#
+# Every run of this notebook is in one table. Pick an arm and a reference from any experiment and
+# see their paired difference (the default is the removal experiment of section 2).
+
+# %%
+all_runs = pd.concat([removal.assign(experiment="removal"), retune[~retune.arm.isin(["learnable"])].assign(experiment="re-tuned lr"),
+                      wd_runs.assign(experiment="weight decay"), improvements.assign(experiment="improvements")])
+all_runs["arm"] = all_runs.experiment + ": " + all_runs.arm
+choices = sorted(set(all_runs.arm))
+
+
+def draw_pair(arm="removal: removed", reference="removal: learnable"):
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    plot_paired(all_runs[all_runs.arm.isin([arm, reference])], arm, reference, axes)
+
+
+sl.explorer(draw_pair, arm=widgets.Dropdown(options=choices, value="removal: removed"),
+            reference=widgets.Dropdown(options=choices, value="removal: learnable"))
+
+# %% [markdown]
+# ## 7 · Exercises
+#
+# **Exercise 1 — count γ.** A Llama with 32 layers, width 4096 and an untied unembedding: how many
+# γ parameters does it have (attention-input and MLP-input norm per layer, plus the final norm)?
+
+# %%
+answer_1 = None  # an integer
+with torch.device("meta"):
+    llama7b = tf.LlamaForCausalLM(tf.LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000))
+check("exercise 1", answer_1, ns.count_gamma_parameters(llama7b)[0],
+      explanation="(2 × 32 + 1) × 4096 = 266,240 — about 0.004 % of the model's 6.7 B parameters.")
+
+# %% [markdown]
+# **Exercise 2 — what does folding do to HG?** With branch-specific γ (HG), q, k and v each have their
+# own γ. After training, can all three still be folded into their matrices so that the network has
+# no γ at all and computes exactly the same function? Answer `"yes"` or `"no"`.
+
+# %%
+answer_2 = None  # "yes" or "no"
+check("exercise 2", answer_2, "yes",
+      explanation="each branch's γ multiplies that branch's input only: W_q diag(γ_q), W_k diag(γ_k), W_v diag(γ_v). "
+      "HG adds optimisation freedom, not expressivity — the same argument as section 4.")
+
+# %% [markdown]
+# **Exercise 3 — which γ does IWD decay in Qwen3?** Of `input_layernorm`, `post_attention_layernorm`,
+# `self_attn.q_norm`, `self_attn.k_norm` and the final `norm` (tied unembedding), how many does IWD
+# decay?
+
+# %%
+answer_3 = None  # an integer
+qwen_roles = {i.name.split(".", 3)[-1] if ".layers." in i.name else i.name: i.role for i in ns.classify_norms(make_qwen3(0))}
+check("exercise 3", answer_3, sum(r == "input" for r in qwen_roles.values()),
+      explanation="two: the attention and MLP input norms. q/k norms are Output-Norms, and with a tied unembedding so is the final norm.")
+
+# %% [markdown]
+# ## 8 · Checked
+#
+# The headline numbers, recorded in `figures/03_norm_scale_vectors/metrics.json`. Signs: every
+# gap is *variant − reference* in nats of validation loss, so a positive `removal_gap_mean` means
+# removing γ hurts, and a negative `hg_gap` means HG helps.
+
+# %%
+throughput = throughput_ratio(make_llama, corpus, CFG, blocks=sl.pick(3, 1), steps=sl.pick(30, 5))
+print(f"pre-training loop / bare PyTorch loop: {throughput['ratio']:.3f}× tokens/s "
+      f"({throughput['ours_tokens_per_s']:.0f} vs {throughput['bare_tokens_per_s']:.0f}); benchmarks/bench_pretrain_loop.py measures it with more blocks")
+
+metrics = dict(
+    fold_max_abs_logit_diff=fold_diff,
+    removal_gap_mean=removal_stats["gap"],
+    removal_gap_ci95=removal_stats["ci95"],
+    removal_wins_fraction=removal_stats["wins"],
+    removal_gap_retuned=retuned_stats["gap"],
+    removal_gap_retuned_ci95=retuned_stats["ci95"],
+    scalar_gap=scalar_stats["gap"],
+    removal_gap_sgd=float(conditions_table.gap.iloc[2]),
+    removal_gap_low_lr=float(conditions_table.gap.iloc[1]),
+    reset_all_loss_increase=reset["all"] - loss_trained,
+    iwd_gap_vs_all_wd=iwd_vs_all["gap"],
+    iwd_gap_vs_all_wd_ci95=iwd_vs_all["ci95"],
+    iwd_gap_vs_none=iwd_vs_none["gap"],
+    **{f"{a.lower()}_gap": float(imp.set_index("arm").gap[a]) for a in ("HG", "DP", "DNP", "OR", "unified")},
+    **{f"{a.lower()}_gap_ci95": float(imp.set_index("arm").ci95[a]) for a in ("HG", "DP", "DNP", "OR", "unified")},
+    loop_vs_bare_throughput=throughput["ratio"],
+    notebook_seconds=time.perf_counter() - NOTEBOOK_START,
+)
+sl.save_metrics(NB, metrics)
+print(pd.Series(metrics).to_string())
+
+assert fold_diff < 1e-5, "folding γ must not change the function"
+assert reset["all"] > loss_trained, "resetting a trained γ should lose what it learned"
+if not FAST:
+    assert removal_stats["gap"] - removal_stats["ci95"] > 0, "removing γ should hurt pre-training (paired, 95 % CI above 0)"

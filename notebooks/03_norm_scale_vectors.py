@@ -88,11 +88,11 @@ print("fast mode" if FAST else "full mode")
 
 # %%
 corpus = CharCorpus.from_pydoc()
-MODEL = dict(layers=sl.pick(4, 2), hidden=sl.pick(128, 32), heads=sl.pick(4, 4))
+MODEL = dict(layers=sl.pick(4, 2), hidden=sl.pick(64, 32), heads=4)
 SEEDS = list(range(sl.pick(4, 2)))
 LR = 1e-3
-CFG = PretrainConfig(steps=sl.pick(600, 24), lr=LR, batch_size=16, seq_len=sl.pick(128, 32), warmup=sl.pick(30, 4),
-                     eval_every=sl.pick(100, 8), eval_batches=sl.pick(8, 1), progress=False)
+CFG = PretrainConfig(steps=sl.pick(300, 24), lr=LR, batch_size=16, seq_len=sl.pick(128, 32), warmup=sl.pick(30, 4),
+                     eval_every=sl.pick(60, 8), eval_batches=sl.pick(4, 1), progress=False)
 
 
 def make_llama(seed):
@@ -150,8 +150,9 @@ with pd.option_context("display.max_colwidth", 90, "display.width", 200):
 # Four seeds × three arms, paired:
 
 # %%
+trained_models = {}
 removal = paired_runs(make_llama, {"learnable": {}, "removed": {"gamma": "removed"}, "scalar": {"gamma": "scalar"}},
-                      seeds=SEEDS, config=CFG, corpus=corpus, keep_models=True)
+                      seeds=SEEDS, config=CFG, corpus=corpus, models=trained_models)
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 plot_paired(removal, "removed", "learnable", axes)
 fig.suptitle(f"Removing γ, lr {LR:g} (matched)")
@@ -226,7 +227,7 @@ print(conditions_table.round(4).to_string(index=False))
 # %%
 import copy
 
-trained = removal.attrs["models"][("learnable", 0)]
+trained = trained_models[("learnable", 0)]
 ids = corpus.val[:256].view(2, 128) if not FAST else corpus.val[:64].view(2, 32)
 folded = ns.fold_gamma(copy.deepcopy(trained))
 with torch.no_grad():
@@ -299,15 +300,16 @@ for name, st in (("IWD − all", iwd_vs_all), ("IWD − none", iwd_vs_none), ("a
 
 # %%
 arms = {
-    "baseline": {},
     "HG": {"hg": True},
     "DP": {"placement": "dp"},
     "DNP": {"placement": "dnp"},
     "OR": {"gamma": "or"},
     "unified": {"hg": True, "placement": "dnp", "gamma": "or", "weight_decay": WD, "wd_rule": "iwd"},
 }
-improvements = paired_runs(make_llama, arms, seeds=SEEDS, config=CFG, corpus=corpus)
-imp = pd.DataFrame([dict(arm=a, **paired_gap(improvements, a, "baseline")) for a in arms if a != "baseline"])
+# the baseline is section 2's learnable-γ arm: same model, seeds, batches and budget
+improvements = pd.concat([removal[removal.arm == "learnable"].assign(arm="baseline"),
+                          paired_runs(make_llama, arms, seeds=SEEDS, config=CFG, corpus=corpus)])
+imp = pd.DataFrame([dict(arm=a, **paired_gap(improvements, a, "baseline")) for a in arms])
 fig, ax = plt.subplots(figsize=(7, 3.6))
 ax.barh(imp.arm, imp.gap, xerr=imp.ci95, color=[sl.PALETTE[1] if g < 0 else sl.PALETTE[3] for g in imp.gap], capsize=4)
 ax.axvline(0, color="k", lw=0.8)

@@ -137,7 +137,58 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
     print(f"{response!r:40} strict: {spatial.score_strict(response, demo)!s:5}  lenient: {spatial.score_lenient(response, demo)}")
 
 # %% [markdown]
-# ## 5 · Exercise
+# ## 5 · The tiny VLM that notebooks 01 and 02 adapt
+#
+# The real SpatialEval and real VLM weights cannot be downloaded here, so the book trains its own
+# vision-language model: a real `LlavaForConditionalGeneration` (a 2-layer CLIP tower, one 8-px patch
+# per grid cell with fixed 2D sin-cos positions; a 4-layer Llama with 8 heads per layer), built from a
+# small config and trained on this CPU in minutes by `python -m scale_lib.testbed`. The checkpoint
+# ships with the book (`scale_lib/checkpoints/tiny_vlm`, safetensors + JSON).
+#
+# **What it can and cannot learn.** In ten CPU minutes, this model learns the **Spatial-Grid**
+# position questions — which animal is in a corner (q1), at row *r*, column *c* (q2) — and the
+# non-spatial controls on the same images (is there a …? how many kinds …?). We measured that it
+# does *not* learn Spatial-Map (binding twelve place names to their icons stayed at chance in every
+# recipe we tried) or Maze-Nav's turn counting, and that answering with option **letters** kept even
+# the grid questions at chance — so the tiny model reads the question with its options and
+# **answers with the option's word**, scored strictly (the argmax over the item's own options).
+# Those tasks and the letter format are still generated, for real models.
+#
+# **A latent skill.** The ScAle paper argues that real VLMs *have* spatial knowledge they fail to
+# use. We build that situation on purpose: pretrain on spatial and non-spatial questions, then tune
+# every weight on **non-spatial questions only**. Spatial accuracy falls; the circuitry that computed
+# it is still inside. Notebook 01 looks for it with rescaling sweeps; notebook 02 unlocks it with ScAle.
+
+# %%
+from scale_lib import testbed
+
+tb_model, tb_tok, tb_record = testbed.load_testbed()
+tb_items = testbed.testbed_items(tb_record["n_eval_layouts"], "test", seed=tb_record["seed"])
+tb_batch = testbed.encode_items(tb_items, tb_tok)
+start = time.perf_counter()
+tb_now = testbed.accuracy_table(tb_model, tb_batch, tb_tok)
+tb_acc = testbed.evaluate(tb_model, tb_batch, tb_tok)
+eval_seconds = time.perf_counter() - start
+stages = pd.concat([
+    pd.DataFrame(tb_record["per_type_before"]).assign(stage="after pretraining"),
+    tb_now.assign(stage="after tuning on non-spatial only (the frozen model)"),
+])
+stages["question"] = stages.qtype.map(testbed.QTYPE_NAMES) + " (" + stages.kind + ")"
+fig, ax = plt.subplots(figsize=(9, 3.8))
+sns.barplot(stages, x="question", y="accuracy", hue="stage", ax=ax)
+for i, chance in enumerate(tb_now.chance):
+    ax.plot([i - 0.4, i + 0.4], [chance, chance], color="k", ls="--", lw=1, label="chance" if i == 0 else None)
+ax.set(ylim=(0, 1.05), xlabel="", title=f"The tiny VLM on {len(tb_items)} held-out Spatial-Grid items (VQA)")
+ax.legend(loc="lower left", fontsize=8)
+sl.save_figure(fig, NB, "testbed_accuracy")
+plt.show()
+print(f"pretraining took {tb_record['pretrain_seconds']:.0f} s ({tb_record['pretrain_steps']} steps of {tb_record['batch_size']}); "
+      f"evaluating {len(tb_items)} items: {eval_seconds:.1f} s")
+print(f"spatial accuracy: {tb_record['before_tuning']['spatial']:.3f} after pretraining -> {tb_acc['spatial']:.3f} after tuning "
+      f"(recorded when the checkpoint was made: {tb_record['after_tuning']['spatial']:.3f}); non-spatial {tb_acc['nonspatial']:.3f}")
+
+# %% [markdown]
+# ## 6 · Exercise
 #
 # Count the turns yourself. How many **right** turns (clockwise changes of heading, as seen on
 # the screen) does the path below take from S to E?
@@ -149,7 +200,7 @@ answer = None  # your answer: an int
 check("right turns", answer, int(maze.answer), explanation="walk from S along the X cells; a right turn is up→right, right→down, down→left or left→up.")
 
 # %% [markdown]
-# ## 6 · Checked
+# ## 7 · Checked
 
 # %%
 metrics = dict(
@@ -157,10 +208,18 @@ metrics = dict(
     checker_disagreements=len(problems),
     check_seconds=check_seconds,
     map_text_determined_fraction=float(pd.Series([spatial.text_determines_answer(i) for i in map_spatial]).mean()),
+    testbed_pretrain_seconds=tb_record["pretrain_seconds"],
+    testbed_spatial_acc_before_tuning=tb_record["before_tuning"]["spatial"],
+    testbed_spatial_acc_frozen=tb_acc["spatial"],
+    testbed_nonspatial_acc_frozen=tb_acc["nonspatial"],
 )
 sl.save_metrics(NB, metrics)
 print(metrics)
 assert problems == [], "the independent checker must agree with every generated answer"
+assert abs(tb_acc["spatial"] - tb_record["after_tuning"]["spatial"]) <= 0.01, "the shipped testbed must reproduce its recorded accuracy"
+assert tb_record["pretrain_seconds"] < 600, "pretraining the testbed must take at most 10 minutes"
+assert tb_record["before_tuning"]["spatial"] - tb_acc["spatial"] > 0.1, "tuning on non-spatial questions should make the spatial skill latent"
+assert tb_acc["nonspatial"] > 0.9, "the frozen testbed must still answer the non-spatial controls"
 letters = frame[(frame.kind == "spatial") & (frame.options == 4)].letter.value_counts(normalize=True)
 if not FAST:
     assert letters.min() > 0.2, "correct letters must be spread near-uniformly"

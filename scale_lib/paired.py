@@ -35,16 +35,16 @@ class Arm(dict):
 
 
 def paired_runs(make_model: Callable[[int], nn.Module], arms: dict[str, dict], *, seeds: Iterable[int], config: PretrainConfig,
-                corpus: CharCorpus, progress: bool = True, keep_models: bool = False) -> pd.DataFrame:
+                corpus: CharCorpus, progress: bool = True, models: dict | None = None) -> pd.DataFrame:
     """Train every arm for every seed from ``make_model(seed)`` with data order ``seed``.
 
-    Returns a tidy DataFrame (arm, seed, step, val_loss, seconds, tokens_per_s); with
-    ``keep_models=True`` the trained models are in ``df.attrs["models"][(arm, seed)]``.
+    Returns a tidy DataFrame (arm, seed, step, val_loss, seconds, tokens_per_s). Pass a dict as
+    ``models`` to keep the trained models, keyed by ``(arm, seed)``.
     """
     seeds = list(seeds)
     if not arms or not seeds:
         raise ValueError("paired_runs needs at least one arm and one seed")
-    rows, models = [], {}
+    rows = []
     bar = tqdm(total=len(arms) * len(seeds), desc="paired runs", disable=not progress, leave=False)
     for seed in seeds:
         for name, arm in arms.items():
@@ -58,13 +58,11 @@ def paired_runs(make_model: Callable[[int], nn.Module], arms: dict[str, dict], *
             seconds = time.perf_counter() - start
             rows += [dict(arm=name, seed=seed, step=s, val_loss=v, seconds=seconds, tokens_per_s=hist.tokens_per_second)
                      for s, v in zip(hist.val_steps, hist.val_loss)]
-            if keep_models:
+            if models is not None:
                 models[(name, seed)] = model
             bar.update()
     bar.close()
-    df = pd.DataFrame(rows)
-    df.attrs["models"] = models
-    return df
+    return pd.DataFrame(rows)
 
 
 def t_quantile(dof: int, level: float = 0.95) -> float:

@@ -188,8 +188,10 @@ def test_paired_runs_share_start_and_data(corpus):
     make = lambda seed: char_llama(corpus.vocab_size, layers=1, hidden=32, heads=4, seed=seed)  # noqa: E731
     cfg = PretrainConfig(steps=12, lr=1e-2, batch_size=4, seq_len=16, eval_every=4, eval_batches=1, progress=False)
     arms = {"learnable": {}, "same": {}, "removed": {"gamma": "removed"}, "sgd": {"optimizer": "sgd", "lr": 0.1}}
-    runs = paired_runs(make, arms, seeds=[0, 1, 2], config=cfg, corpus=corpus, progress=False)
+    models = {}
+    runs = paired_runs(make, arms, seeds=[0, 1, 2], config=cfg, corpus=corpus, progress=False, models=models)
     assert set(runs.arm) == set(arms) and sorted(set(runs.step)) == [4, 8, 12]
+    assert set(models) == {(a, s) for a in arms for s in [0, 1, 2]} and models[("removed", 0)].norm_variant.gamma == "removed"
     same = paired_gap(runs, "same", "learnable")  # identical arms: exactly zero gap, no wins
     assert same["gap"] == 0.0 and same["wins"] == 0.0 and same["n_seeds"] == 3
     removed = paired_gap(runs, "removed", "learnable")

@@ -11,17 +11,21 @@ from scale_lib.spatial import generate_items
 @pytest.fixture(scope="module")
 def setup():
     items = testbed.testbed_items(6, "train")
-    tok = testbed.WordTokenizer.from_texts(i.prompt() for i in items)
+    tok = testbed.WordTokenizer.from_texts(testbed.testbed_prompt(i) for i in items)
     model = testbed.build_testbed(tok, testbed.TestbedConfig(layers=2, hidden=64, heads=8))
     return items, tok, model
 
 
-def test_tokenizer_round_trip_and_letters(setup):
+def test_tokenizer_round_trip_and_option_words(setup):
     items, tok, _ = setup
-    ids = tok.encode(items[0].prompt())
-    assert tok.unk_id not in ids and tok.decode(ids).split()[:2] == items[0].prompt().split()[:2]
-    assert [tok.vocab[i] for i in tok.letter_ids] == list("ABCD")
+    prompt = testbed.testbed_prompt(items[0])
+    ids = tok.encode(prompt)
+    assert tok.unk_id not in ids and tok.decode(ids).split()[:2] == prompt.split()[:2]
+    assert prompt.endswith("Answer:") and all(o in prompt for o in items[0].options)
+    assert tok.vocab[tok.word_id("cat")] == "cat"
     assert tok.encode("zebra-crossing")[0] == tok.unk_id
+    with pytest.raises(ValueError, match="'zebra'.*single known word"):
+        tok.word_id("zebra")
     with pytest.raises(ValueError, match="must start with"):
         testbed.WordTokenizer(["a", "b"])
 
@@ -33,7 +37,7 @@ def test_model_is_a_real_llava_with_fixed_2d_positions(setup):
     assert mm.n_heads == 8 and mm.n_layers == 2
     emb = model.model.vision_tower.vision_model.embeddings if hasattr(model.model.vision_tower, "vision_model") else model.model.vision_tower.embeddings
     assert not emb.position_embedding.weight.requires_grad
-    torch.testing.assert_close(emb.position_embedding.weight[1:], testbed.sincos_2d(7, 64))
+    torch.testing.assert_close(emb.position_embedding.weight[1:], testbed.sincos_2d(5, 64))
 
 
 def test_encoding_left_pads_and_answers_at_the_last_position(setup):
@@ -41,11 +45,15 @@ def test_encoding_left_pads_and_answers_at_the_last_position(setup):
     batch = testbed.encode_items(items[:5], tok)
     assert (batch.attention_mask[:, -1] == 1).all()
     assert ((batch.input_ids == tok.image_id).sum(1) == testbed.N_IMAGE_TOKENS).all()
-    assert batch.pixel_values.shape == (5, 3, 56, 56)
+    assert batch.pixel_values.shape == (5, 3, 40, 40)
     out = model(**batch.inputs(), logits_to_keep=1)
     assert out.logits.shape == (5, 1, len(tok))
+    for r, item in enumerate(items[:5]):  # the label is the answer word, one of the row's options
+        assert tok.vocab[batch.labels[r]] == item.answer and batch.labels[r] in batch.option_ids[r]
     with pytest.raises(ValueError, match="TQA"):
-        testbed.encode_items(generate_items("maze_nav", 1, modalities=("tqa",)), tok)
+        testbed.encode_items(generate_items("spatial_grid", 1, modalities=("tqa",)), tok)
+    with pytest.raises(ValueError, match="56 px.*larger than the testbed's 40 px"):
+        testbed.encode_items(generate_items("maze_nav", 1, modalities=("vqa",), qtypes=("colour",)), tok)
 
 
 def test_training_lowers_the_loss_and_scaled_hooks_work_on_it(setup):
@@ -73,3 +81,13 @@ def test_checkpoint_round_trip(setup, tmp_path):
     assert tok2.vocab == tok.vocab and record == {"note": "test"}
     with pytest.raises(FileNotFoundError, match="python -m scale_lib.testbed"):
         testbed.load_testbed(tmp_path / "missing")
+
+
+def test_shipped_checkpoint_reproduces_its_recorded_accuracy():
+    model, tok, record = testbed.load_testbed()
+    assert record["command"] == "python -m scale_lib.testbed" and record["pretrain_seconds"] < 600
+    items = testbed.testbed_items(record["n_eval_layouts"], "test", seed=record["seed"])
+    acc = testbed.evaluate(model, testbed.encode_items(items, tok), tok)
+    for key in ("spatial", "nonspatial"):
+        assert abs(acc[key] - record["after_tuning"][key]) <= 0.01, (key, acc[key], record["after_tuning"][key])
+    assert sl.model_map(model).n_heads == 8 and sl.model_map(model).n_layers == 4

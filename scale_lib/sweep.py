@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .hooks import Site, parse_site, scaled
 from .scale import last_token_logits, prefix_cache
 
-__all__ = ["rescaling_sweep", "naive_sweep", "answer_predictions", "option_scores"]
+__all__ = ["rescaling_sweep", "naive_sweep", "answer_predictions", "option_scores", "PromptCache"]
 
 
 def option_scores(logits: torch.Tensor, option_ids: torch.Tensor) -> torch.Tensor:
@@ -97,3 +97,48 @@ def rescaling_sweep(model: nn.Module, inputs: dict, labels: torch.Tensor, sites:
 def naive_sweep(model: nn.Module, inputs: dict, labels: torch.Tensor, sites, scales, *, option_ids=None, groups=None, batch_size: int = 64, progress: bool = True) -> pd.DataFrame:
     """The same sweep running the whole prompt for every setting (reference and benchmark baseline)."""
     return _sweep(model, inputs, labels, sites, scales, option_ids=option_ids, groups=groups, batch_size=batch_size, cached=False, progress=progress)
+
+
+class PromptCache:
+    """A fixed set of prompts whose prefixes are computed once; every evaluation then runs only the
+    last token — what makes an interactive explorer answer in a fraction of a second.
+
+        >>> cache = PromptCache(model, batch.inputs(), option_ids=batch.option_ids)
+        >>> cache.predictions({"L2.H5": 0.0})          # one token per row, hooks removed after
+        >>> cache.option_probs({"L1.mlp": 2.0})        # (N, K) softmax over each row's options
+    """
+
+    def __init__(self, model: nn.Module, inputs: dict, *, option_ids: torch.Tensor | None = None, batch_size: int = 64, progress: bool = True):
+        self.model, self.inputs, self.option_ids = model, inputs, option_ids
+        n = inputs["input_ids"].shape[0]
+        if option_ids is not None and len(option_ids) != n:
+            raise ValueError(f"option_ids has {len(option_ids)} rows but inputs have {n}")
+        self.chunks = _chunks(n, batch_size)
+        self.caches = []
+        with torch.no_grad():
+            for rows in tqdm(self.chunks, desc="prefix caches", disable=not progress, leave=False):
+                sub = {name: v[rows] for name, v in inputs.items()}
+                extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
+                self.caches.append(prefix_cache(model, sub["input_ids"], sub["attention_mask"], **extra))
+
+    def __len__(self) -> int:
+        return self.inputs["input_ids"].shape[0]
+
+    @torch.no_grad()
+    def logits(self, scales: dict | None = None) -> torch.Tensor:
+        """``(N, vocab)`` last-token logits with ``scales`` applied at the last token."""
+        out = []
+        with scaled(self.model, scales or {}):
+            for rows, cache in zip(self.chunks, self.caches):
+                out.append(last_token_logits(self.model, cache, self.inputs["input_ids"][rows], self.inputs["attention_mask"][rows]))
+        return torch.cat(out)
+
+    def predictions(self, scales: dict | None = None) -> torch.Tensor:
+        """Predicted token per row (argmax over the row's options when ``option_ids`` was given)."""
+        return answer_predictions(self.logits(scales), self.option_ids)
+
+    def option_probs(self, scales: dict | None = None) -> torch.Tensor:
+        """``(N, K)`` probabilities over each row's options (padding options get 0)."""
+        if self.option_ids is None:
+            raise ValueError("option_probs needs option_ids; build the PromptCache with option_ids=...")
+        return option_scores(self.logits(scales), self.option_ids).softmax(-1)

@@ -54,3 +54,26 @@ def test_option_scores_masks_padding():
 
     scores = option_scores(torch.tensor([[0.0, 5.0, 1.0, 2.0]]), torch.tensor([[3, 1, -1]]))
     assert scores[0, :2].tolist() == [2.0, 5.0] and scores[0, 2] == float("-inf")
+
+
+def test_prompt_cache_matches_full_forward_and_leaves_no_hooks():
+    from scale_lib.sweep import PromptCache, option_scores
+
+    model = sl.tiny_model("llava")
+    b = sl.tiny_batch(model, batch=6, padding="left", images=True)
+    hooks = sl.count_hooks(model)
+    options = torch.tensor([[5, 6, 7, -1]] * 6)
+    cache = PromptCache(model, b, option_ids=options, batch_size=4, progress=False)
+    assert len(cache) == 6
+    for scales in ({}, {"L1.H0": 0.0, "L0.mlp": 2.0}, {}):  # and again unscaled: the cache was not changed by use
+        with torch.no_grad(), sl.scaled(model, scales):
+            full = model(**b).logits[:, -1]
+        torch.testing.assert_close(cache.logits(scales), full, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(cache.option_probs(scales), option_scores(full, options).softmax(-1), atol=1e-5, rtol=1e-5)
+        assert cache.predictions(scales).tolist() == answer_predictions(full, options).tolist()
+    assert sl.count_hooks(model) == hooks
+    with pytest.raises(ValueError, match="option_ids"):
+        PromptCache(model, b, progress=False).option_probs()
+    with pytest.raises(ValueError, match="unknown|out of range|valid"):
+        cache.logits({"L9.H0": 0.0})
+    assert sl.count_hooks(model) == hooks

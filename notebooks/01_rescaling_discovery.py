@@ -1,0 +1,317 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/01_rescaling_discovery.ipynb)
+#
+# # 01 · Rescaling discovery: multiply one activation, move the answer
+#
+# The ScAle paper starts from one observation: **multiplying the output of a single layer or
+# attention head by a constant — at the last token, without changing a single weight — moves a
+# vision-language model's accuracy a lot**, and differently for spatial and non-spatial questions.
+# This notebook makes that observation on the book's tiny VLM (notebook 05 shows how it was trained:
+# it once answered the Spatial-Grid corner question perfectly, then was tuned on non-spatial
+# questions only, so the skill is still inside but used less), and then on a **real pretrained
+# transformer**, all-MiniLM-L6-v2.
+#
+# | section | what |
+# |---|---|
+# | 1 | one question, one head switched off: the answer distribution moves |
+# | 2 | layer × scale heatmaps for attention and MLP outputs, spatial vs non-spatial |
+# | 3 | every head at the most sensitive layers: which heads carry spatial answers, which the rest |
+# | 4 | an explorer that answers in a fraction of a second, thanks to cached prompts |
+# | 5 | the same idea on a pretrained MiniLM: rescaling changes how much it notices who is left of whom |
+#
+# Every sweep runs each prompt's prefix **once**: only the last position is scaled, and the model
+# is causal, so nothing before the last token changes (`scale_lib.sweep`; the test suite checks it
+# equals the naive sweep).
+
+# %%
+import os
+import sys
+
+if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothing to do elsewhere)
+    import subprocess
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/scale-lib/scale_lib", "/content/scale_lib"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib[minilm]"], check=True)
+    sys.path.insert(0, "/content/scale_lib")
+    os.chdir("/content/scale_lib/notebooks")
+
+import time
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+import scale_lib as sl
+from scale_lib import minilm, testbed
+from scale_lib.spatial import render
+from scale_lib.exercises import check
+from scale_lib.sweep import PromptCache, naive_sweep, rescaling_sweep
+
+NB = "01_rescaling_discovery"
+FAST = sl.is_fast()
+sl.use_style()
+sl.seed_everything(0)
+torch.set_num_threads(2)
+NOTEBOOK_START = time.perf_counter()
+print("fast mode" if FAST else "full mode")
+
+# %% [markdown]
+# ### The model and the questions
+#
+# The frozen testbed and held-out Spatial-Grid items: the **spatial** question asks for the animal
+# in a corner; the **non-spatial** ones ask whether an animal is present and how many kinds there
+# are. The model answers with a word, scored over the item's own options.
+
+# %%
+model, tok, record = testbed.load_testbed()
+sl.freeze(model)
+items = testbed.testbed_items(sl.pick(250, 40), "test", seed=record["seed"])
+batch = testbed.encode_items(items, tok)
+groups = [i.kind for i in items]
+mm = sl.model_map(model)
+print(mm.describe())
+print(f"{len(items)} items: " + ", ".join(f"{k} {groups.count(k)}" for k in sorted(set(groups))))
+base = testbed.evaluate(model, batch, tok)
+print(f"unscaled accuracy: spatial {base['spatial']:.3f}, non-spatial {base['nonspatial']:.3f}")
+
+# %% [markdown]
+# ## 1 · One question, one head
+#
+# Take a corner question and switch off one head of the last layer at the last token. The prompt,
+# the image and every weight are unchanged; only one head's contribution at one position is
+# multiplied by 0 (or doubled).
+
+# %%
+cache = PromptCache(model, batch.inputs(), option_ids=batch.option_ids)
+example = next(r for r, i in enumerate(items) if i.kind == "spatial")
+item = items[example]
+settings = {"unscaled": {}, f"L{mm.n_layers - 1}.H0 × 0": {f"L{mm.n_layers - 1}.H0": 0.0}, f"L{mm.n_layers - 1}.attn × 2": {f"L{mm.n_layers - 1}.attn": 2.0}}
+probs = pd.DataFrame({name: cache.option_probs(s)[example].numpy() for name, s in settings.items()}, index=list(item.options))
+fig, (ax_img, ax) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1, 2.5]})
+ax_img.imshow(render(item.layout, 24))
+ax_img.set(title=item.question.replace(" of the grid", ""), xticks=[], yticks=[])
+ax_img.title.set_fontsize(8)
+probs.plot.bar(ax=ax, rot=0)
+ax.set(ylabel="probability over the options", title=f"answer: {item.answer}")
+sl.save_figure(fig, NB, "one_question")
+plt.show()
+
+# %% [markdown]
+# ## 2 · Layer × scale: attention and MLP outputs
+#
+# Every layer's attention output and MLP output, at the last token, multiplied by each scale from 0
+# (switched off) to 3, on every item. Δ accuracy is against the unscaled model, per group.
+
+# %%
+SCALES = [0.0, 0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 3.0] if not FAST else [0.0, 2.0]
+block_sites = [f"L{l}.{k}" for l in range(mm.n_layers) for k in ("attn", "mlp")]
+start = time.perf_counter()
+blocks = rescaling_sweep(model, batch.inputs(), batch.labels, block_sites, SCALES, option_ids=batch.option_ids, groups=groups)
+block_seconds = time.perf_counter() - start
+fig, axes = plt.subplots(2, 2, figsize=(11, 6), sharex=True, sharey=True)
+for col, group in enumerate(("spatial", "nonspatial")):
+    for row, kind in enumerate(("attn", "mlp")):
+        grid = blocks[(blocks.kind == kind) & (blocks.group == group)].pivot(index="layer", columns="scale", values="delta")
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.6, vmax=0.6, annot=not FAST, fmt=".2f", cbar=col == 1)
+        axes[row, col].set(title=f"{group}: {kind} output", xlabel="scale" if row else "", ylabel="layer")
+fig.suptitle("Δ accuracy when one block's output is scaled at the last token")
+sl.save_figure(fig, NB, "layer_scale_heatmaps")
+plt.show()
+print(f"{len(block_sites) * len(SCALES)} settings × {len(items)} items in {block_seconds:.1f} s")
+
+# %% [markdown]
+# ## 3 · Every head
+#
+# Now each of the 32 heads alone, switched off (× 0) and doubled (× 2). One map per group and scale:
+# red cells are heads whose change at the last token hurts, blue cells help.
+
+# %%
+head_scales = [0.0, 2.0]
+head_sites = [f"L{l}.H{h}" for l in range(mm.n_layers) for h in range(mm.n_heads)]
+start = time.perf_counter()
+heads = rescaling_sweep(model, batch.inputs(), batch.labels, head_sites, head_scales, option_ids=batch.option_ids, groups=groups)
+head_seconds = time.perf_counter() - start
+fig, axes = plt.subplots(2, 2, figsize=(11, 5.5), sharex=True, sharey=True)
+for col, group in enumerate(("spatial", "nonspatial")):
+    for row, s in enumerate(head_scales):
+        grid = heads[(heads.scale == s) & (heads.group == group)].pivot(index="layer", columns="head", values="delta")
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.4, vmax=0.4, annot=not FAST, fmt=".2f", cbar=col == 1)
+        axes[row, col].set(title=f"{group}: head × {s:g}", xlabel="head" if row else "", ylabel="layer")
+fig.suptitle("Δ accuracy when one head is scaled at the last token")
+sl.save_figure(fig, NB, "head_maps")
+plt.show()
+wide = heads.pivot_table(index=["site", "scale"], columns="group", values="delta").reset_index()
+wide["selectivity"] = wide.spatial.abs() - wide.nonspatial.abs()
+print("heads that move spatial answers most, and what they do to the rest:")
+print(wide.reindex(wide.spatial.abs().sort_values(ascending=False).index).head(8).round(3).to_string(index=False))
+print(f"{len(head_sites) * len(head_scales)} settings in {head_seconds:.1f} s")
+
+# %% [markdown]
+# **Cached vs naive.** The sweeps above ran each prompt's prefix once. The naive way runs the whole
+# prompt again for every setting. Same answers, measured here on a slice of the items:
+
+# %%
+rows = slice(0, sl.pick(96, 16))
+sub = {k: v[rows] for k, v in batch.inputs().items()}
+probe_sites = [f"L{l}.attn" for l in range(mm.n_layers)]
+start = time.perf_counter()
+fast_sweep = rescaling_sweep(model, sub, batch.labels[rows], probe_sites, SCALES, option_ids=batch.option_ids[rows], progress=False)
+cached_seconds = time.perf_counter() - start
+start = time.perf_counter()
+slow_sweep = naive_sweep(model, sub, batch.labels[rows], probe_sites, SCALES, option_ids=batch.option_ids[rows], progress=False)
+naive_seconds = time.perf_counter() - start
+sweep_speedup = naive_seconds / cached_seconds
+assert fast_sweep.accuracy.equals(slow_sweep.accuracy), "the cached sweep must give the naive sweep's answers"
+print(f"naive {naive_seconds:.2f} s, cached {cached_seconds:.2f} s: {sweep_speedup:.1f}× faster, identical accuracies")
+
+# %% [markdown]
+# ## 4 · Explore
+#
+# Pick a site and a scale; accuracy per group and the example's answer distribution update from the
+# cached prompts (no prefix is recomputed). The default — head 0 of the last layer switched off —
+# redraws section 1's middle bars.
+
+# %%
+site_choices = block_sites + head_sites
+gold = batch.labels
+spatial_rows = torch.tensor([g == "spatial" for g in groups])
+
+
+def draw_explorer(site=f"L{mm.n_layers - 1}.H0", scale=0.0):
+    pred = cache.predictions({site: scale})
+    right = (pred == gold).float()
+    p = cache.option_probs({site: scale})[example].numpy()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
+    accs = [right[spatial_rows].mean().item(), right[~spatial_rows].mean().item()]
+    ax1.bar(["spatial", "non-spatial"], accs, color=sl.PALETTE[:2])
+    ax1.bar(["spatial", "non-spatial"], [base["spatial"], base["nonspatial"]], fill=False, edgecolor="k", ls="--", label="unscaled")
+    ax1.set(ylim=(0, 1.05), ylabel="accuracy", title=f"{site} × {scale:g}")
+    ax1.legend(loc="lower right")
+    ax2.bar(list(item.options), p, color=[sl.PALETTE[2] if o == item.answer else "lightgrey" for o in item.options])
+    ax2.set(ylim=(0, 1), title="the example's answer distribution")
+
+
+start = time.perf_counter()
+draw_explorer()
+plt.close()
+widget_update_seconds = time.perf_counter() - start
+print(f"one explorer update (every item re-scored + the plot): {widget_update_seconds:.2f} s")
+sl.explorer(draw_explorer, save=(NB, "explorer"), site=widgets.Dropdown(options=site_choices, value=f"L{mm.n_layers - 1}.H0"),
+            scale=widgets.FloatSlider(value=0.0, min=0.0, max=3.0, step=0.25))
+
+# %% [markdown]
+# ## 5 · A real pretrained transformer: MiniLM and who is left of whom
+#
+# The tiny VLM was trained here; is the effect an artefact of toy models? all-MiniLM-L6-v2 is a
+# pretrained sentence encoder (6 layers × 12 heads), installed from PyPI as a package — no hub
+# needed. It was never trained on spatial questions. We measure its **spatial sensitivity**: the
+# distance `1 − cos` between the embeddings of "the cup is left of the plate" and "the plate is left
+# of the cup" (32 such pairs), against a paraphrase control ("left of" vs "located left of").
+#
+# An encoder has no answering last token, so here the scale applies at every position.
+
+# %%
+if minilm.minilm_available():
+    lm, lm_tok = minilm.load_minilm()
+    lm_map = sl.model_map(lm)
+    base_spatial = minilm.pair_distance(lm, lm_tok, minilm.SPATIAL_PAIRS).mean().item()
+    base_para = minilm.pair_distance(lm, lm_tok, minilm.PARAPHRASE_PAIRS).mean().item()
+    lm_scales = [0.0, 0.5, 1.5, 2.0] if not FAST else [0.5, 2.0]
+    rows = []
+    for l in range(lm_map.n_layers):
+        for kind in ("attn", "mlp"):
+            for s in lm_scales:
+                sc = {f"L{l}.{kind}": s}
+                rows.append(dict(layer=l, kind=kind, scale=s, spatial=minilm.pair_distance(lm, lm_tok, minilm.SPATIAL_PAIRS, sc).mean().item(),
+                                 paraphrase=minilm.pair_distance(lm, lm_tok, minilm.PARAPHRASE_PAIRS, sc).mean().item()))
+    lm_sweep = pd.DataFrame(rows)
+    lm_sweep["spatial_change"] = lm_sweep.spatial / base_spatial
+    lm_sweep["paraphrase_change"] = lm_sweep.paraphrase / base_para
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for ax, kind in zip(axes, ("attn", "mlp")):
+        grid = lm_sweep[lm_sweep.kind == kind].pivot(index="layer", columns="scale", values="spatial_change")
+        sns.heatmap(np.log2(grid), ax=ax, cmap="PuOr", center=0, annot=grid.round(2), fmt="", cbar=kind == "mlp")
+        ax.set(title=f"MiniLM {kind} output: spatial sensitivity × (vs unscaled)", xlabel="scale", ylabel="layer")
+    sl.save_figure(fig, NB, "minilm_sensitivity")
+    plt.show()
+    top = lm_sweep.reindex((lm_sweep.spatial - base_spatial).abs().sort_values(ascending=False).index).head(5)
+    print(f"unscaled: spatial-swap distance {base_spatial:.4f}, paraphrase distance {base_para:.4f} "
+          f"(MiniLM hardly notices who is left of whom: swapping the objects moves the embedding {base_para / base_spatial:.1f}× less than a paraphrase)")
+    print(top[["layer", "kind", "scale", "spatial", "spatial_change", "paraphrase_change"]].round(3).to_string(index=False))
+    minilm_max_delta = float((lm_sweep.spatial - base_spatial).abs().max())
+else:
+    print("all-MiniLM-L6-v2 is not installed: pip install -c constraints.txt -e \".[minilm]\" (84 MB from PyPI), then re-run this cell.")
+    minilm_max_delta = float("nan")
+
+# %% [markdown]
+# ## 6 · Exercises
+#
+# **Exercise 1 — the most important head.** Which head, switched off at the last token, hurts the
+# spatial answers most? Answer with its site name, e.g. `"L2.H5"` (use the `heads` table).
+
+# %%
+answer_1 = None  # a site name
+off = heads[(heads.scale == 0.0) & (heads.group == "spatial")]
+check("exercise 1", answer_1, off.loc[off.delta.idxmin(), "site"],
+      explanation="sort the × 0 rows of the spatial group by delta; the most negative is the head the corner answer leans on.")
+
+# %% [markdown]
+# **Exercise 2 — off or doubled?** For the attention output of the last layer, does switching it
+# off (× 0) or doubling it (× 2) change **spatial** accuracy more? Answer `"off"` or `"doubled"`.
+
+# %%
+answer_2 = None  # "off" or "doubled"
+last_attn = blocks[(blocks.site == f"L{mm.n_layers - 1}.attn") & (blocks.group == "spatial")].set_index("scale").delta
+check("exercise 2", answer_2, "off" if abs(last_attn[0.0]) > abs(last_attn[2.0]) else "doubled",
+      explanation=f"measured: × 0 changes spatial accuracy by {last_attn[0.0]:+.2f}, × 2 by {last_attn[2.0]:+.2f}.")
+
+# %% [markdown]
+# ## 7 · Checked
+#
+# The observation that motivates ScAle, as numbers (`figures/01_rescaling_discovery/metrics.json`):
+# the largest change of spatial accuracy from scaling one site at the last token, and what the same
+# setting does to non-spatial accuracy.
+
+# %%
+every = pd.concat([blocks, heads])
+wide_all = every.pivot_table(index=["site", "scale"], columns="group", values="delta").reset_index()
+at_max = wide_all.loc[wide_all.spatial.abs().idxmax()]
+gain = wide_all.loc[wide_all.spatial.idxmax()]
+metrics = dict(
+    sweep_speedup=sweep_speedup,
+    max_spatial_delta=float(at_max.spatial),
+    max_spatial_delta_site=f"{at_max.site} x {at_max.scale:g}",
+    nonspatial_delta_at_max=float(at_max.nonspatial),
+    best_spatial_gain=float(gain.spatial),
+    best_spatial_gain_site=f"{gain.site} x {gain.scale:g}",
+    nonspatial_delta_at_best_gain=float(gain.nonspatial),
+    widget_update_seconds=widget_update_seconds,
+    minilm_max_delta=minilm_max_delta,
+    notebook_seconds=time.perf_counter() - NOTEBOOK_START,
+)
+sl.save_metrics(NB, metrics)
+print(pd.Series(metrics).to_string())
+
+assert widget_update_seconds < 1.0, "an explorer update must take under a second"
+if not FAST:
+    assert abs(at_max.spatial) >= 0.05, "some single site should move spatial accuracy by several points"
+    assert abs(at_max.nonspatial) < abs(at_max.spatial), "...while non-spatial accuracy moves less"
+    assert sweep_speedup > 3, "the cached sweep should be much faster than the naive one"

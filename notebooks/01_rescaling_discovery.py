@@ -93,17 +93,21 @@ base = testbed.evaluate(model, batch, tok)
 print(f"unscaled accuracy: spatial {base['spatial']:.3f}, non-spatial {base['nonspatial']:.3f}")
 
 # %% [markdown]
-# ## 1 · One question, one head
+# ## 1 · One question, one switch
 #
-# Take a corner question and switch off one head of the last layer at the last token. The prompt,
-# the image and every weight are unchanged; only one head's contribution at one position is
-# multiplied by 0 (or doubled).
+# Switch off the first layer's attention output — at the last token only. The prompt, the image and
+# every weight are unchanged; one block's contribution at one position is multiplied by 0 (or by
+# 3). We show a corner question whose answer this flips (the first such question in the test set).
 
 # %%
 cache = PromptCache(model, batch.inputs(), option_ids=batch.option_ids)
-example = next(r for r, i in enumerate(items) if i.kind == "spatial")
+SITE = "L0.attn"
+settings = {"unscaled": {}, f"{SITE} × 0": {SITE: 0.0}, f"{SITE} × 3": {SITE: 3.0}}
+plain, off = cache.predictions(), cache.predictions({SITE: 0.0})
+flipped = [r for r, i in enumerate(items) if i.kind == "spatial" and plain[r] == batch.labels[r] and off[r] != batch.labels[r]]
+example = flipped[0] if flipped else next(r for r, i in enumerate(items) if i.kind == "spatial")
 item = items[example]
-settings = {"unscaled": {}, f"L{mm.n_layers - 1}.H0 × 0": {f"L{mm.n_layers - 1}.H0": 0.0}, f"L{mm.n_layers - 1}.attn × 2": {f"L{mm.n_layers - 1}.attn": 2.0}}
+print(f"{SITE} × 0 turns {len(flipped)} of {groups.count('spatial')} correct corner answers wrong")
 probs = pd.DataFrame({name: cache.option_probs(s)[example].numpy() for name, s in settings.items()}, index=list(item.options))
 fig, (ax_img, ax) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1, 2.5]})
 ax_img.imshow(render(item.layout, 24))
@@ -130,7 +134,7 @@ fig, axes = plt.subplots(2, 2, figsize=(11, 6), sharex=True, sharey=True)
 for col, group in enumerate(("spatial", "nonspatial")):
     for row, kind in enumerate(("attn", "mlp")):
         grid = blocks[(blocks.kind == kind) & (blocks.group == group)].pivot(index="layer", columns="scale", values="delta")
-        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.6, vmax=0.6, annot=not FAST, fmt=".2f", cbar=col == 1)
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.6, vmax=0.6, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 7})
         axes[row, col].set(title=f"{group}: {kind} output", xlabel="scale" if row else "", ylabel="layer")
 fig.suptitle("Δ accuracy when one block's output is scaled at the last token")
 sl.save_figure(fig, NB, "layer_scale_heatmaps")
@@ -153,7 +157,7 @@ fig, axes = plt.subplots(2, 2, figsize=(11, 5.5), sharex=True, sharey=True)
 for col, group in enumerate(("spatial", "nonspatial")):
     for row, s in enumerate(head_scales):
         grid = heads[(heads.scale == s) & (heads.group == group)].pivot(index="layer", columns="head", values="delta")
-        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.4, vmax=0.4, annot=not FAST, fmt=".2f", cbar=col == 1)
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.4, vmax=0.4, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 6})
         axes[row, col].set(title=f"{group}: head × {s:g}", xlabel="head" if row else "", ylabel="layer")
 fig.suptitle("Δ accuracy when one head is scaled at the last token")
 sl.save_figure(fig, NB, "head_maps")
@@ -163,6 +167,13 @@ wide["selectivity"] = wide.spatial.abs() - wide.nonspatial.abs()
 print("heads that move spatial answers most, and what they do to the rest:")
 print(wide.reindex(wide.spatial.abs().sort_values(ascending=False).index).head(8).round(3).to_string(index=False))
 print(f"{len(head_sites) * len(head_scales)} settings in {head_seconds:.1f} s")
+
+# %% [markdown]
+# **What the maps say.** The corner answer leans on a few heads of the first two layers: switching
+# one of them off at the last token costs up to a fifth of the spatial answers while the non-spatial
+# ones do not move — the heads are *selective*. Some changes even help: the skill was weakened by the
+# non-spatial tuning, and a single scale can undo part of that. That is the observation ScAle turns
+# into an adapter (notebook 02): learn one bounded scale per head instead of trying them by hand.
 
 # %% [markdown]
 # **Cached vs naive.** The sweeps above ran each prompt's prefix once. The naive way runs the whole
@@ -186,8 +197,8 @@ print(f"naive {naive_seconds:.2f} s, cached {cached_seconds:.2f} s: {sweep_speed
 # ## 4 · Explore
 #
 # Pick a site and a scale; accuracy per group and the example's answer distribution update from the
-# cached prompts (no prefix is recomputed). The default — head 0 of the last layer switched off —
-# redraws section 1's middle bars.
+# cached prompts (no prefix is recomputed). The default — the first layer's attention switched
+# off — redraws section 1's middle bars.
 
 # %%
 site_choices = block_sites + head_sites
@@ -195,7 +206,7 @@ gold = batch.labels
 spatial_rows = torch.tensor([g == "spatial" for g in groups])
 
 
-def draw_explorer(site=f"L{mm.n_layers - 1}.H0", scale=0.0):
+def draw_explorer(site=SITE, scale=0.0):
     pred = cache.predictions({site: scale})
     right = (pred == gold).float()
     p = cache.option_probs({site: scale})[example].numpy()
@@ -214,7 +225,7 @@ draw_explorer()
 plt.close()
 widget_update_seconds = time.perf_counter() - start
 print(f"one explorer update (every item re-scored + the plot): {widget_update_seconds:.2f} s")
-sl.explorer(draw_explorer, save=(NB, "explorer"), site=widgets.Dropdown(options=site_choices, value=f"L{mm.n_layers - 1}.H0"),
+sl.explorer(draw_explorer, save=(NB, "explorer"), site=widgets.Dropdown(options=site_choices, value=SITE),
             scale=widgets.FloatSlider(value=0.0, min=0.0, max=3.0, step=0.25))
 
 # %% [markdown]

@@ -84,7 +84,9 @@ print("fast mode" if FAST else "full mode")
 # ### The setting
 #
 # One small model, one corpus, one training budget, used throughout. Change them here (a GPU reader
-# can make everything 10× bigger; the code does not change).
+# can make everything 10× bigger; the code does not change): `CharCorpus.from_hub()` reads a larger
+# text through 🤗 `datasets` where the hub is reachable, and `accelerate launch` spreads the loop
+# over several GPUs.
 
 # %%
 corpus = CharCorpus.from_pydoc()

@@ -62,6 +62,29 @@ class CharCorpus:
         """The English prose of Python's help pages (``pydoc_data.topics``)."""
         return cls(_pydoc_text(), **kw)
 
+    @classmethod
+    def from_hub(cls, name: str = "Salesforce/wikitext", config: str | None = "wikitext-103-raw-v1", *, split: str = "train",
+                 text_column: str = "text", max_chars: int = 20_000_000, **kw) -> "CharCorpus":
+        """Any larger text dataset through 🤗 ``datasets`` (the ``hub`` extra), for readers whose machine
+        reaches the Hugging Face hub; the first ``max_chars`` characters are used."""
+        try:
+            import datasets
+        except ImportError as err:
+            raise ImportError('CharCorpus.from_hub needs the `datasets` package: pip install -c constraints.txt -e ".[hub]"; '
+                              "offline, use CharCorpus.from_pydoc()") from err
+        try:
+            data = datasets.load_dataset(name, config, split=split, streaming=True)
+        except Exception as err:  # offline, unknown name, ...: say what to do
+            raise ConnectionError(f"could not load {name!r} ({config}) from the Hugging Face hub: {err}. "
+                                  "Offline, use CharCorpus.from_pydoc()") from err
+        parts, size = [], 0
+        for row in data:
+            parts.append(row[text_column])
+            size += len(parts[-1])
+            if size >= max_chars:
+                break
+        return cls("".join(parts)[:max_chars], **kw)
+
     @property
     def vocab_size(self) -> int:
         return len(self.chars)

@@ -227,3 +227,14 @@ def test_throughput_ratio_runs_both_loops(corpus):
     make = lambda seed: char_llama(corpus.vocab_size, layers=1, hidden=16, heads=2, seed=seed)  # noqa: E731
     out = throughput_ratio(make, corpus, PretrainConfig(batch_size=2, seq_len=8), blocks=2, steps=3)
     assert out["ratio"] > 0 and out["ours_tokens_per_s"] > 0 and out["bare_tokens_per_s"] > 0 and out["blocks"] == 2
+
+
+def test_hub_corpus_says_what_to_do_offline():
+    import importlib.util
+
+    if importlib.util.find_spec("datasets") is None:
+        with pytest.raises(ImportError, match="pip install.*hub.*from_pydoc"):
+            CharCorpus.from_hub()
+    else:  # tests run with HF_HUB_OFFLINE=1: the hub is unreachable by design
+        with pytest.raises(ConnectionError, match="from_pydoc"):
+            CharCorpus.from_hub("no-such/dataset-here", None)

@@ -62,7 +62,6 @@ import time
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 import torch
 import transformers as tf
 

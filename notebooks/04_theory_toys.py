@@ -50,7 +50,6 @@ if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothi
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 import torch
 
 import scale_lib as sl

@@ -92,8 +92,8 @@ corpus = CharCorpus.from_pydoc()
 MODEL = dict(layers=sl.pick(4, 2), hidden=sl.pick(64, 32), heads=4)
 SEEDS = list(range(sl.pick(3, 2)))
 LR = 1e-3
-CFG = PretrainConfig(steps=sl.pick(200, 24), lr=LR, batch_size=16, seq_len=sl.pick(128, 32), warmup=sl.pick(30, 4),
-                     eval_every=sl.pick(50, 8), eval_batches=sl.pick(4, 1), progress=False)
+CFG = PretrainConfig(steps=sl.pick(180, 24), lr=LR, batch_size=16, seq_len=sl.pick(128, 32), warmup=sl.pick(30, 4),
+                     eval_every=sl.pick(45, 8), eval_batches=sl.pick(4, 1), progress=False)
 
 
 def make_llama(seed):
@@ -299,7 +299,7 @@ for name, st in (("IWD − all", iwd_vs_all), ("IWD − none", iwd_vs_none), ("a
 # pulls them toward 0 — the paper's "decay hurts Output-Norm γ", measured. Against no decay on γ at
 # all, IWD is not a gain in these runs at this (deliberately strong) decay: the paper's benefit of
 # decaying Input-Norm γ (lower sharpness, notebook 04 §5) is a large-learning-rate, long-run effect
-# that 200 steps do not reach.
+# that a couple of hundred steps do not reach.
 
 # %% [markdown]
 # ## 6 · The three improvements, and all of them together
@@ -342,7 +342,7 @@ print(imp.round(4).to_string(index=False))
 # of every update; in runs this short and at this learning rate a large part of its gain (and of
 # the unified strategy's, which contains it) may be that effective step size rather than γ's
 # placement. OR's effect, if any, is within its interval here. The paper reports the unified
-# strategy at 0.12B–2B parameters; these are 0.27 M-parameter, 200-step runs — a direction, not a
+# strategy at 0.12B–2B parameters; these are 0.27 M-parameter, 180-step runs — a direction, not a
 # replication.
 
 # %% [markdown]

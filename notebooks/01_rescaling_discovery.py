@@ -242,20 +242,9 @@ sl.explorer(draw_explorer, save=(NB, "explorer"), site=widgets.Dropdown(options=
 # %%
 if minilm.minilm_available():
     lm, lm_tok = minilm.load_minilm()
-    lm_map = sl.model_map(lm)
-    base_spatial = minilm.pair_distance(lm, lm_tok, minilm.SPATIAL_PAIRS).mean().item()
-    base_para = minilm.pair_distance(lm, lm_tok, minilm.PARAPHRASE_PAIRS).mean().item()
     lm_scales = [0.0, 0.5, 1.5, 2.0] if not FAST else [0.5, 2.0]
-    rows = []
-    for l in range(lm_map.n_layers):
-        for kind in ("attn", "mlp"):
-            for s in lm_scales:
-                sc = {f"L{l}.{kind}": s}
-                rows.append(dict(layer=l, kind=kind, scale=s, spatial=minilm.pair_distance(lm, lm_tok, minilm.SPATIAL_PAIRS, sc).mean().item(),
-                                 paraphrase=minilm.pair_distance(lm, lm_tok, minilm.PARAPHRASE_PAIRS, sc).mean().item()))
-    lm_sweep = pd.DataFrame(rows)
-    lm_sweep["spatial_change"] = lm_sweep.spatial / base_spatial
-    lm_sweep["paraphrase_change"] = lm_sweep.paraphrase / base_para
+    lm_sweep = minilm.sensitivity_sweep(lm, lm_tok, lm_scales)
+    base_spatial, base_para = lm_sweep.attrs["base_spatial"], lm_sweep.attrs["base_paraphrase"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
     for ax, kind in zip(axes, ("attn", "mlp")):
         grid = lm_sweep[lm_sweep.kind == kind].pivot(index="layer", columns="scale", values="spatial_change")

@@ -69,7 +69,7 @@ import scale_lib as sl
 from scale_lib import norm_scale as ns
 from scale_lib.exercises import check
 from scale_lib.lm import CharCorpus, PretrainConfig, char_model, evaluate_lm, throughput_ratio
-from scale_lib.paired import gap_curve, paired_gap, paired_runs, plot_paired
+from scale_lib.paired import paired_gap, paired_runs, plot_gap, plot_paired
 
 NB = "03_norm_scale_vectors"
 FAST = sl.is_fast()
@@ -200,9 +200,7 @@ conditions[f"SGD + momentum, lr {SGD_LR:g}"] = sgd
 fig, ax = plt.subplots(figsize=(7, 4))
 rows = []
 for (name, runs), color in zip(conditions.items(), sl.PALETTE):
-    curve = gap_curve(runs, "removed", "learnable")
-    ax.plot(curve.step, curve.gap, marker="o", color=color, label=name)
-    ax.fill_between(curve.step, curve.gap - curve.ci95, curve.gap + curve.ci95, color=color, alpha=0.15)
+    plot_gap(ax, runs, "removed", "learnable", color=color, label=name)
     stats = paired_gap(runs, "removed", "learnable")
     final_loss = runs[(runs.arm == "learnable") & (runs.step == CFG.steps)].val_loss.mean()
     rows.append(dict(condition=name, learnable_loss=final_loss, gap=stats["gap"], ci95=stats["ci95"], learnable_wins=stats["wins"]))
@@ -282,9 +280,7 @@ iwd_vs_none = paired_gap(wd_runs, "iwd", "none")
 all_vs_none = paired_gap(wd_runs, "all", "none")
 fig, ax = plt.subplots(figsize=(7, 4))
 for (arm, ref), color in zip((("iwd", "none"), ("all", "none"), ("iwd", "all")), sl.PALETTE):
-    curve = gap_curve(wd_runs, arm, ref)
-    ax.plot(curve.step, curve.gap, marker="o", color=color, label=f"{arm} − {ref}")
-    ax.fill_between(curve.step, curve.gap - curve.ci95, curve.gap + curve.ci95, color=color, alpha=0.15)
+    plot_gap(ax, wd_runs, arm, ref, color=color, label=f"{arm} − {ref}")
 ax.axhline(0, color="k", lw=0.8)
 ax.set(xlabel="step", ylabel="paired difference (nats; < 0: first is better)", title=f"Weight decay on γ (Qwen3, γ decay {GAMMA_WD:g})")
 ax.legend()

@@ -17,7 +17,7 @@ from torch import nn
 
 from .hooks import scaled
 
-__all__ = ["load_minilm", "embed", "pair_distance", "SPATIAL_PAIRS", "PARAPHRASE_PAIRS", "minilm_available"]
+__all__ = ["load_minilm", "embed", "pair_distance", "sensitivity_sweep", "SPATIAL_PAIRS", "PARAPHRASE_PAIRS", "minilm_available"]
 
 _OBJECTS = [("cup", "plate"), ("lamp", "sofa"), ("cat", "box"), ("car", "tree"), ("book", "laptop"), ("dog", "chair"), ("bottle", "bowl"), ("ball", "door")]
 _RELATIONS = ["left of", "right of", "above", "below"]
@@ -65,3 +65,27 @@ def pair_distance(model: nn.Module, tokenizer, pairs: Sequence[tuple[str, str]],
     a = embed(model, tokenizer, [p[0] for p in pairs], scales)
     b = embed(model, tokenizer, [p[1] for p in pairs], scales)
     return 1 - (a * b).sum(-1)
+
+
+def sensitivity_sweep(model: nn.Module, tokenizer, scales: Sequence[float], kinds: Sequence[str] = ("attn", "mlp")):
+    """Mean spatial-swap and paraphrase distances with each layer's ``kinds`` output scaled by each of
+    ``scales`` (every position). A tidy DataFrame: ``layer, kind, scale, spatial, paraphrase``, plus
+    ``spatial_change`` / ``paraphrase_change`` as ratios to the unscaled model."""
+    import pandas as pd
+
+    from .arch import model_map
+
+    base_spatial = pair_distance(model, tokenizer, SPATIAL_PAIRS).mean().item()
+    base_para = pair_distance(model, tokenizer, PARAPHRASE_PAIRS).mean().item()
+    rows = []
+    for layer in range(model_map(model).n_layers):
+        for kind in kinds:
+            for s in scales:
+                sc = {f"L{layer}.{kind}": s}
+                rows.append(dict(layer=layer, kind=kind, scale=s, spatial=pair_distance(model, tokenizer, SPATIAL_PAIRS, sc).mean().item(),
+                                 paraphrase=pair_distance(model, tokenizer, PARAPHRASE_PAIRS, sc).mean().item()))
+    out = pd.DataFrame(rows)
+    out["spatial_change"] = out.spatial / base_spatial
+    out["paraphrase_change"] = out.paraphrase / base_para
+    out.attrs.update(base_spatial=base_spatial, base_paraphrase=base_para)
+    return out

@@ -219,8 +219,6 @@ def classify_norms(model: nn.Module) -> list[NormInfo]:
 # --------------------------------------------------------------------------------------- surgery
 def _gamma_of(norm: nn.Module) -> torch.Tensor:
     """The effective γ of a stock transformers RMSNorm (Gemma's ``(1 + w)`` included)."""
-    if isinstance(norm, ScaledNorm):
-        return torch.ones(norm.dim) if norm.gamma is None else norm.gamma().detach()
     if not hasattr(norm, "weight"):
         raise ValueError(f"{type(norm).__name__} has no weight; only RMSNorm-style layers are supported")
     w = norm.weight.detach().float()

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .lm import CharCorpus, PretrainConfig, pretrain
 from .norm_scale import NormVariant, apply_variant
 
-__all__ = ["Arm", "paired_runs", "paired_gap", "gap_curve", "t_quantile", "plot_paired"]
+__all__ = ["Arm", "paired_runs", "paired_gap", "gap_curve", "t_quantile", "plot_gap", "plot_paired"]
 
 
 class Arm(dict):
@@ -105,6 +105,15 @@ def paired_gap(runs: pd.DataFrame, arm: str, reference: str) -> dict:
 
 
 
+def plot_gap(ax, runs: pd.DataFrame, arm: str, reference: str, *, color=None, label: str | None = None, band_label: str | None = None,
+             lw: float = 1.5, alpha: float = 0.15):
+    """The paired difference ``arm - reference`` per step on ``ax``: mean over seeds, with its 95 % band."""
+    curve = gap_curve(runs, arm, reference)
+    line, = ax.plot(curve.step, curve.gap, marker="o", color=color, lw=lw, label=label)
+    ax.fill_between(curve.step, curve.gap - curve.ci95, curve.gap + curve.ci95, color=line.get_color(), alpha=alpha, label=band_label)
+    return curve
+
+
 def plot_paired(runs: pd.DataFrame, arm: str, reference: str, axes=None, *, colors=("tab:grey", "tab:red")):
     """Left: every seed's validation curve for both arms (what overlaid curves show). Right: the
     paired difference ``arm - reference`` per step, mean over seeds with its 95 % band."""
@@ -118,10 +127,8 @@ def plot_paired(runs: pd.DataFrame, arm: str, reference: str, axes=None, *, colo
             left.plot(g.step, g.val_loss, color=color, alpha=0.6, lw=1.2, label=name if seed == runs.seed.min() else None)
     left.set(xlabel="step", ylabel="validation loss (nats/char)", title="every seed, both arms")
     left.legend()
-    curve = gap_curve(runs, arm, reference)
     right.axhline(0, color="k", lw=0.8)
-    right.plot(curve.step, curve.gap, color=colors[1], lw=2, marker="o")
-    right.fill_between(curve.step, curve.gap - curve.ci95, curve.gap + curve.ci95, color=colors[1], alpha=0.2, label="95 % CI over seeds")
+    plot_gap(right, runs, arm, reference, color=colors[1], lw=2, alpha=0.2, band_label="95 % CI over seeds")
     for seed, g in runs.pivot_table(index=["seed", "step"], columns="arm", values="val_loss").reset_index().groupby("seed"):
         right.plot(g.step, g[arm] - g[reference], color=colors[1], alpha=0.25, lw=0.8)
     right.set(xlabel="step", ylabel=f"{arm} − {reference} (nats)", title="paired difference (> 0: the reference is better)")

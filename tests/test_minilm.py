@@ -29,3 +29,12 @@ def test_rescaling_changes_spatial_sensitivity_and_scale_one_does_not(loaded):
     torch.testing.assert_close(minilm.pair_distance(model, tok, pairs, {"L2.attn": 1.0}), base)
     assert (minilm.pair_distance(model, tok, pairs, {"L2.attn": 2.0}).mean() - base.mean()).abs() > 1e-3
     assert len(minilm.SPATIAL_PAIRS) == len(minilm.PARAPHRASE_PAIRS) == 32
+
+
+def test_sensitivity_sweep_is_tidy_and_scale_one_is_neutral(loaded):
+    model, tok = loaded
+    sweep = minilm.sensitivity_sweep(model, tok, [1.0, 2.0], kinds=("attn",))
+    assert len(sweep) == 6 * 2 and set(sweep.kind) == {"attn"}
+    ones = sweep[sweep.scale == 1.0]
+    assert ((ones.spatial_change - 1).abs() < 1e-5).all() and ((ones.paraphrase_change - 1).abs() < 1e-5).all()
+    assert abs(sweep.attrs["base_spatial"] - minilm.pair_distance(model, tok, minilm.SPATIAL_PAIRS).mean().item()) < 1e-7

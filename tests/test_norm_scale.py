@@ -198,6 +198,14 @@ def test_paired_runs_share_start_and_data(corpus):
     assert removed["gap"] != 0.0 and removed["ci95"] > 0 and 0 <= removed["wins"] <= 1
     curve = gap_curve(runs, "removed", "learnable")
     assert list(curve.step) == [4, 8, 12]
+    import matplotlib.pyplot as plt
+
+    from scale_lib.paired import plot_gap
+
+    fig, ax = plt.subplots()
+    drawn = plot_gap(ax, runs, "removed", "learnable", label="removed")
+    assert drawn.equals(curve) and list(ax.lines[0].get_ydata()) == list(curve.gap)
+    plt.close(fig)
     with pytest.raises(ValueError, match="'fixed'.*the runs have"):
         gap_curve(runs, "fixed", "learnable")
     with pytest.raises(ValueError, match="unknown options \\['momentumm'\\]"):

@@ -156,8 +156,11 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
 #
 # **A latent skill.** The ScAle paper argues that real VLMs *have* spatial knowledge they fail to
 # use. We build that situation on purpose: pretrain on spatial and non-spatial questions, then tune
-# every weight on **non-spatial questions only**. Spatial accuracy falls; the circuitry that computed
-# it is still inside. Notebook 01 looks for it with rescaling sweeps; notebook 02 unlocks it with ScAle.
+# the language model's attention on **non-spatial questions only**. Spatial accuracy falls; the
+# image features and the circuitry that computed it are still inside, weighted differently.
+# Notebook 01 looks for it with rescaling sweeps; notebook 02 unlocks it with ScAle. (Tuning every
+# weight instead erodes more than the weighting: `scale_lib.testbed`'s docstring has the
+# measurements, and notebook 02 the consequence.)
 
 # %%
 from scale_lib import testbed

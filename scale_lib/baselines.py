@@ -48,7 +48,7 @@ class LinearProbe(nn.Module):
     def forward(self, **inputs) -> torch.Tensor:
         with torch.no_grad():
             out = self.model(**inputs, output_hidden_states=True)
-        return self.head(out.hidden_states[-1][:, -1])
+        return self.head(out.hidden_states[-1][:, -1].to(self.head.weight.dtype))
 
 
 def make_baseline(model: nn.Module, kind: str, *, n_classes: int = 4, attention: tuple[str, ...] = ("q_proj", "v_proj"),

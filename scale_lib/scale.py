@@ -31,7 +31,7 @@ from torch import nn
 from .arch import freeze, model_map
 from .hooks import Scaling, scaled
 
-__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale"]
+__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup"]
 
 
 @dataclass
@@ -207,8 +207,77 @@ def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attentio
     return out.logits[:, -1]
 
 
+def _step(adapter: "ScAle", inputs: dict, labels: torch.Tensor, cache=None) -> torch.Tensor:
+    """One loss + backward through the adapter; plain full-sequence path when ``cache`` is None. Returns the logits."""
+    adapter.zero_grad(set_to_none=True)
+    with adapter.applied():
+        if cache is None:
+            logits = adapter.model(**inputs).logits[:, -1]
+        else:
+            logits = last_token_logits(adapter.model, cache, inputs["input_ids"], inputs["attention_mask"])
+    torch.nn.functional.cross_entropy(logits, labels).backward()
+    return logits.detach()
+
+
+def cache_check(adapter: "ScAle", inputs: dict, labels: torch.Tensor) -> dict[str, float]:
+    """Largest absolute differences of logits and of θ-gradients: prefix-cached path vs plain path.
+
+    Both paths should agree to float precision (the tests require ≤ 1e-5); the adapter's coefficients
+    are left as they are and its gradients cleared.
+    """
+    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    plain = _step(adapter, inputs, labels)
+    g_plain = [p.grad.clone() for p in adapter.parameters()]
+    cached = _step(adapter, inputs, labels, prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], **extra))
+    grad = max(float((a - p.grad).abs().max()) for a, p in zip(g_plain, adapter.parameters()))
+    adapter.zero_grad(set_to_none=True)
+    return {"max_logit_diff": float((plain - cached).abs().max()), "max_grad_diff": grad}
+
+
+def cached_step_speedup(adapter: "ScAle", inputs: dict, labels: torch.Tensor, *, repeats: int = 3) -> dict[str, float]:
+    """Training-step time, plain / prefix-cached (cache reused, as across epochs): median of interleaved repeats.
+
+    ``benchmarks/bench_prefix_cache.py`` runs the same comparison over prompt lengths and models.
+    """
+    import statistics
+    import time
+
+    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    cache = prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], **extra)
+    times = {"plain": [], "cached": []}
+    for r in range(repeats + 1):  # the first round warms up and is not counted
+        for name, c in (("plain", None), ("cached", cache)):
+            start = time.perf_counter()
+            _step(adapter, inputs, labels, c)
+            if r:
+                times[name].append(time.perf_counter() - start)
+    adapter.zero_grad(set_to_none=True)
+    plain, cached = statistics.median(times["plain"]), statistics.median(times["cached"])
+    return {"plain_ms": 1000 * plain, "cached_ms": 1000 * cached, "speedup": plain / cached, "tokens": int(inputs["input_ids"].shape[1])}
+
+
 def _cache_bytes(cache) -> int:
     return sum(t.numel() * t.element_size() for layer in getattr(cache, "layers", []) for t in (layer.keys, layer.values))
+
+
+def batch_schedule(n: int, batch_size: int, steps: int, seed: int = 0) -> list[torch.Tensor]:
+    """The rows of each step: fixed minibatches of one seeded permutation, visited in a new order every epoch.
+
+    Minibatches keep their content across epochs, so a prefix cache keyed by minibatch is reused.
+    """
+    if n < 1 or batch_size < 1 or steps < 0:
+        raise ValueError(f"need n >= 1, batch_size >= 1 and steps >= 0; got n={n}, batch_size={batch_size}, steps={steps}")
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(n, generator=gen)
+    chunks = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    out = []
+    for step in range(steps):
+        epoch, k = divmod(step, len(chunks))
+        if k == 0 and epoch > 0:
+            perm = torch.randperm(len(chunks), generator=gen).tolist()
+            chunks = [chunks[i] for i in perm]
+        out.append(chunks[k])
+    return out
 
 
 def train_scale(
@@ -243,22 +312,15 @@ def train_scale(
     n = len(labels)
     if inputs["input_ids"].shape[0] != n:
         raise ValueError(f"inputs have {inputs['input_ids'].shape[0]} rows but labels has {n}")
-    gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(n, generator=gen)
-    chunks = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    schedule = batch_schedule(n, batch_size, steps, seed)
     if cache == "auto":
         cache = "reuse" if adapter.map.causal else "off"
     opt = torch.optim.Adam(adapter.parameters(), lr=lr)
     caches: dict[int, object] = {}
     used_bytes = 0
     losses = []
-    for step in tqdm(range(steps), desc="ScAle", disable=not progress, leave=False):
-        epoch, k = divmod(step, len(chunks))
-        if k == 0 and epoch > 0:
-            perm = torch.randperm(len(chunks), generator=gen).tolist()
-            chunks = [chunks[i] for i in perm]  # caches are keyed by chunk, so they survive the reshuffle
-        rows = chunks[k]
-        key = int(rows[0]) * 1_000_003 + len(rows)
+    for rows in tqdm(schedule, desc="ScAle", disable=not progress, leave=False):
+        key = int(rows[0]) * 1_000_003 + len(rows)  # minibatches keep their rows across epochs (see batch_schedule)
         sub = {name: v[rows] for name, v in inputs.items()}
         extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
         with adapter.applied():

@@ -70,6 +70,14 @@ def test_training_lowers_the_loss_and_scaled_hooks_work_on_it(setup):
     assert not torch.allclose(scaled_logits, plain)
 
 
+def test_main_refuses_an_unknown_tune_scope_before_training():
+    with pytest.raises(ValueError, match=r"unknown tune scope 'mlp'.*\['all', 'attention', 'language'\]"):
+        testbed.main(tune="mlp")
+    assert all(f("model.language_model.layers.0.self_attn.q_proj.weight") for f in testbed.TUNE_SCOPES.values())
+    assert not testbed.TUNE_SCOPES["attention"]("model.language_model.layers.0.mlp.up_proj.weight")
+    assert not testbed.TUNE_SCOPES["language"]("model.vision_tower.encoder.layers.0.mlp.fc1.weight")
+
+
 def test_checkpoint_round_trip(setup, tmp_path):
     items, tok, model = setup
     cfg = testbed.TestbedConfig(layers=2, hidden=64, heads=8)
@@ -86,6 +94,7 @@ def test_checkpoint_round_trip(setup, tmp_path):
 def test_shipped_checkpoint_reproduces_its_recorded_accuracy():
     model, tok, record = testbed.load_testbed()
     assert record["command"] == "python -m scale_lib.testbed" and record["pretrain_seconds"] < 600
+    assert record["tune"] == "attention" and record["tune_lr"] == 3e-3
     items = testbed.testbed_items(record["n_eval_layouts"], "test", seed=record["seed"])
     acc = testbed.evaluate(model, testbed.encode_items(items, tok), tok)
     for key in ("spatial", "nonspatial"):

@@ -32,7 +32,7 @@ def models():
     yield "llava (CLIP + 4 x d128, 8 heads)", sl.tiny_model("llava", layers=4, hidden=128, heads=8, kv_heads=8, max_position_embeddings=2048), True
 
 
-def main(lengths=(64, 256, 1024), batch=4, repeats=5) -> dict:
+def main(lengths=(64, 256, 512, 1024), batch=4, repeats=5) -> dict:
     torch.set_num_threads(2)
     rows = []
     for name, model, images in models():

@@ -37,7 +37,7 @@ from .baselines import BASELINES, LinearProbe, make_baseline
 from .scale import ScAle, ScAleConfig, batch_schedule, train_scale
 from .sweep import option_scores
 
-__all__ = ["METHODS", "DEFAULT_LR", "coefficient_frame", "adapt", "Adapted", "compare", "Comparison"]
+__all__ = ["METHODS", "DEFAULT_LR", "coefficient_frame", "sweep_agreement", "adapt", "Adapted", "compare", "Comparison"]
 
 METHODS = ("frozen", "scale") + tuple(b for b in BASELINES if b != "frozen")
 #: Learning rates used unless told otherwise (Adam, constant); chosen on the testbed's training items.
@@ -279,3 +279,36 @@ def coefficient_frame(adapters, n_layers: int | None = None):
         mean = np.nanmean(np.stack(grids), 0)
     return pd.DataFrame(mean,
                         columns=[f"H{h}" for h in range(n_heads)] + ["MLP"]).rename_axis("layer")
+
+
+def sweep_agreement(adapter: ScAle, batch, *, scales=(0.5, 1.5), kind: str = "spatial", progress: bool = False):
+    """Do the learned head coefficients point where a one-head-at-a-time sweep (notebook 01) points?
+
+    For every head of the adapter's layers, the sweep's **direction** is the change of accuracy on
+    ``kind`` items when that head alone is scaled by ``scales[1]`` minus the change at ``scales[0]``
+    (positive: amplifying the head helps). Returns ``(table, rho)``: per head its direction and learned
+    coefficient, and their Spearman rank correlation (+1: ScAle amplifies exactly the heads the sweep
+    says to amplify; 0: unrelated — the coefficients act jointly, a sweep moves one at a time).
+    """
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    from .sweep import rescaling_sweep
+
+    if adapter.head_theta is None:
+        raise ValueError("this adapter has no head coefficients (heads=False); nothing to compare with a head sweep")
+    lo, hi = sorted(scales)
+    if not lo < 1 < hi:
+        raise ValueError(f"scales {tuple(scales)} must be one below 1 and one above 1")
+    rows = [r for r, i in enumerate(batch.items) if i.kind == kind]
+    if not rows:
+        raise ValueError(f"no {kind!r} items in the batch; kinds present: {sorted({i.kind for i in batch.items})}")
+    rows = torch.tensor(rows)
+    sites = [f"L{layer}.H{h}" for layer in adapter.layers for h in range(adapter.map.n_heads)]
+    sweep = rescaling_sweep(adapter.model, batch.inputs(rows), batch.labels[rows], sites, [lo, hi], option_ids=batch.option_ids[rows], progress=progress)
+    delta = sweep.pivot_table(index="site", columns="scale", values="delta").reindex(sites)
+    coef = adapter.coefficients()["heads"].flatten().numpy()
+    table = pd.DataFrame({"site": sites, "sweep_direction": (delta[hi] - delta[lo]).to_numpy(), "coefficient": coef})
+    rho = float(spearmanr(table.sweep_direction, np.log(table.coefficient)).statistic)
+    return table, rho

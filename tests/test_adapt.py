@@ -130,3 +130,23 @@ def test_coefficient_frame_and_flips(setup):
     fl = c.flips("scale")
     d = (c.correct["scale", 0] - c.correct["frozen", 0])[c.spatial]
     assert fl.loc[0, "fixed"] - fl.loc[0, "broken"] == int(d.sum())
+
+
+def test_sweep_agreement_matches_a_direct_sweep(setup):
+    model, batch = setup
+    from scale_lib.adapt import sweep_agreement
+    from scale_lib.sweep import rescaling_sweep
+
+    a = ScAle(model, ScAleConfig(layers=[1]))
+    with torch.no_grad():
+        a.head_theta.copy_(torch.linspace(-2, 2, 8)[None])
+    table, rho = sweep_agreement(a, batch, kind="spatial")
+    assert table.site.tolist() == [f"L1.H{h}" for h in range(8)] and -1 <= rho <= 1
+    rows = torch.tensor([r for r, i in enumerate(batch.items) if i.kind == "spatial"])
+    s = rescaling_sweep(model, batch.inputs(rows), batch.labels[rows], ["L1.H3"], [0.5, 1.5], option_ids=batch.option_ids[rows], progress=False)
+    assert table.sweep_direction[3] == pytest.approx(s.delta[s.scale == 1.5].item() - s.delta[s.scale == 0.5].item())
+    assert table.coefficient.tolist() == pytest.approx((2 * torch.sigmoid(torch.linspace(-2, 2, 8))).tolist())
+    with pytest.raises(ValueError, match="one below 1 and one above 1"):
+        sweep_agreement(a, batch, scales=(1.5, 2.0))
+    with pytest.raises(ValueError, match=r"no 'visual' items.*\['nonspatial', 'spatial'\]"):
+        sweep_agreement(a, batch, kind="visual")

@@ -96,6 +96,8 @@ def test_compare_table_gain_and_fraction(setup):
     expected = gains.mean() / lora_gain if lora_gain > 0 else float("nan")
     assert c.fraction_of_gain() == pytest.approx(expected, nan_ok=True)
     assert len(c.per_question()) == 5 * 3
+    with pytest.raises(ValueError, match=r"methods \['ia3'\] were not run in this comparison; it ran \['frozen', 'scale', 'lora_r1'\]"):
+        c.gain("ia3")
 
 
 def test_cache_check_and_speedup_on_the_testbed_model(setup):

@@ -181,9 +181,9 @@ plt.show()
 # %% [markdown]
 # ## 4 · Against the baselines, over seeds
 #
-# Every method trains on the same items, in the same minibatches (`scale_lib.adapt.batch_schedule`),
-# for the same number of steps, with the same loss, scored the same way (the argmax over the item's
-# own options). LoRA and (IA)³ adapt the language model only (peft); the linear probe is a new head
+# Every method trains on the same items, in the same minibatches (`scale_lib.scale.batch_schedule`),
+# for the same number of steps, with the same loss (the probe's: over each item's options), scored
+# the same way (the argmax over the item's own options). LoRA and (IA)³ adapt the language model only (peft); the linear probe is a new head
 # from the last hidden state to the answer words seen in training (the classic VQA answer
 # classifier); full fine-tuning trains every weight. ScAle and LoRA r=1 — the pair the
 # paper compares — run over three seeds (minibatch order, and LoRA's initialisation); a seed changes

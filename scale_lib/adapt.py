@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .arch import freeze
-from .baselines import BASELINES, LinearProbe, make_baseline
+from .baselines import BASELINES, make_baseline
 from .scale import ScAle, ScAleConfig, batch_schedule, train_scale
 from .sweep import option_scores
 
@@ -134,7 +134,7 @@ def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float |
     if method == "linear_probe":
         _check_answers(train)
         vocab = torch.unique(train.option_ids[train.option_ids >= 0])  # the answer vocabulary: every option word seen in training
-        probe = LinearProbe(model, len(vocab)).to(train.labels.device)
+        probe = make_baseline(model, "linear_probe", n_classes=len(vocab))[0].to(train.labels.device)
         with torch.no_grad():  # the backbone is frozen: its features are computed once, not every step
             feats = torch.cat([model(**train.inputs(slice(i, i + 256)), output_hidden_states=True).hidden_states[-1][:, -1]
                                for i in range(0, len(train), 256)]).float()

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import scale_lib as sl  # noqa: E402
-from scale_lib.scale import ScAle, last_token_logits, prefix_cache  # noqa: E402
+from scale_lib.scale import ScAle, prefix_cache, scale_step  # noqa: E402
 
 
 def models():
@@ -43,23 +43,16 @@ def main(lengths=(64, 256, 512, 1024), batch=4, repeats=5) -> dict:
             extra = {k: v for k, v in b.items() if k not in ("input_ids", "attention_mask")}
             ids, mask = b["input_ids"], b["attention_mask"]
 
-            def plain():
-                with adapter.applied():
-                    loss = torch.nn.functional.cross_entropy(model(**b).logits[:, -1], target)
-                loss.backward()
-
             cache = prefix_cache(model, ids, mask, **extra)
 
+            def plain():
+                scale_step(adapter, b, target)
+
             def reused():
-                with adapter.applied():
-                    loss = torch.nn.functional.cross_entropy(last_token_logits(model, cache, ids, mask), target)
-                loss.backward()
+                scale_step(adapter, b, target, cache)
 
             def recomputed():
-                fresh = prefix_cache(model, ids, mask, **extra)
-                with adapter.applied():
-                    loss = torch.nn.functional.cross_entropy(last_token_logits(model, fresh, ids, mask, reuse=False), target)
-                loss.backward()
+                scale_step(adapter, b, target, prefix_cache(model, ids, mask, **extra), reuse=False)
 
             times = _common.interleaved({"plain": plain, "reused": reused, "recomputed": recomputed}, repeats, warmup=1)
             row = dict(model=name, tokens=ids.shape[1], plain_ms=round(1000 * statistics.median(times["plain"]), 1),

@@ -31,7 +31,7 @@ from torch import nn
 from .arch import freeze, model_map
 from .hooks import Scaling, scaled
 
-__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup"]
+__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup", "scale_step"]
 
 
 @dataclass
@@ -207,14 +207,19 @@ def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attentio
     return out.logits[:, -1]
 
 
-def _step(adapter: "ScAle", inputs: dict, labels: torch.Tensor, cache=None) -> torch.Tensor:
-    """One loss + backward through the adapter; plain full-sequence path when ``cache`` is None. Returns the logits."""
+def scale_step(adapter: "ScAle", inputs: dict, labels: torch.Tensor, cache=None, *, reuse: bool = True) -> torch.Tensor:
+    """One loss + backward to the adapter's coefficients (no optimiser step); returns the detached logits.
+
+    ``cache=None``: the plain full-sequence path; otherwise the last token on top of ``cache``
+    (see :func:`last_token_logits` for ``reuse``). What :func:`cache_check`,
+    :func:`cached_step_speedup` and ``benchmarks/bench_prefix_cache.py`` time and compare.
+    """
     adapter.zero_grad(set_to_none=True)
     with adapter.applied():
         if cache is None:
             logits = adapter.model(**inputs).logits[:, -1]
         else:
-            logits = last_token_logits(adapter.model, cache, inputs["input_ids"], inputs["attention_mask"])
+            logits = last_token_logits(adapter.model, cache, inputs["input_ids"], inputs["attention_mask"], reuse=reuse)
     torch.nn.functional.cross_entropy(logits, labels).backward()
     return logits.detach()
 
@@ -226,9 +231,9 @@ def cache_check(adapter: "ScAle", inputs: dict, labels: torch.Tensor) -> dict[st
     are left as they are and its gradients cleared.
     """
     extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-    plain = _step(adapter, inputs, labels)
+    plain = scale_step(adapter, inputs, labels)
     g_plain = [p.grad.clone() for p in adapter.parameters()]
-    cached = _step(adapter, inputs, labels, prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], **extra))
+    cached = scale_step(adapter, inputs, labels, prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], **extra))
     grad = max(float((a - p.grad).abs().max()) for a, p in zip(g_plain, adapter.parameters()))
     adapter.zero_grad(set_to_none=True)
     return {"max_logit_diff": float((plain - cached).abs().max()), "max_grad_diff": grad}
@@ -248,7 +253,7 @@ def cached_step_speedup(adapter: "ScAle", inputs: dict, labels: torch.Tensor, *,
     for r in range(repeats + 1):  # the first round warms up and is not counted
         for name, c in (("plain", None), ("cached", cache)):
             start = time.perf_counter()
-            _step(adapter, inputs, labels, c)
+            scale_step(adapter, inputs, labels, c)
             if r:
                 times[name].append(time.perf_counter() - start)
     adapter.zero_grad(set_to_none=True)

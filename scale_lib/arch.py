@@ -9,6 +9,16 @@ ScAle and the rescaling sweeps act on three *sites* of every transformer layer:
 * the **MLP**, whose output is the MLP block's contribution to the residual stream;
 * the **norms** (used by the scale-vector notebooks).
 
+**Post-norm families** (Gemma 2, Gemma 3 and the VLMs built on them, OLMo 2/3): a norm follows each
+sublayer *before* the residual add — ``h + post_attention_layernorm(attn(h))``. Scaling the output
+projection there would be undone by that norm (a uniform scale is a no-op up to its epsilon). So
+on these models the ``"attn"`` and ``"mlp"`` sites are the **post-sublayer norms' outputs**: the
+block's real contribution to the residual stream, which is what scaling a block means. Head sites
+stay at the output projection's input (where the heads are separate); there the norm keeps only
+the heads' *relative* weights — ``"L3.H5": 0`` still removes head 5, but scaling every head of a
+layer by the same number changes nothing. :attr:`Layout.attn_post` / :attr:`Layout.mlp_post` name
+those norms; :func:`model_map` finds them in any layer that has a ``post_feedforward_layernorm``.
+
 :func:`model_map` finds them for the architectures in :data:`LAYOUTS` (one entry per
 ``config.model_type``, like peft's ``TRANSFORMERS_MODELS_TO_*`` tables). Any other model can be
 described by hand with a :class:`Layout`.
@@ -36,6 +46,9 @@ class Layout:
         final_norm: the norm after the last layer (suffix-matched), or ``None``.
         heads_attr: config attributes to read the number of (query) heads from, first found wins.
         causal: whether position *t* only sees positions ``<= t`` (decoders) or not (encoders).
+        attn_post, mlp_post: inside one layer, the norms applied to the attention / MLP output
+            *before* the residual add (post-norm families); ``None`` where there are none. When
+            set, the ``"attn"`` / ``"mlp"`` sites scale their outputs.
     """
 
     layers: str
@@ -44,16 +57,27 @@ class Layout:
     final_norm: str | None = None
     heads_attr: tuple[str, ...] = ("num_attention_heads", "n_head", "num_heads")
     causal: bool = True
+    attn_post: str | None = None
+    mlp_post: str | None = None
+
+    @property
+    def post_norm(self) -> bool:
+        """True when the block sites sit after post-sublayer norms."""
+        return self.attn_post is not None or self.mlp_post is not None
 
 
 _LLAMA_LIKE = Layout(layers="layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="norm")
+#: Gemma 2/3 and OLMo 2 name their post-sublayer norms the same way (in Llama, ``post_attention_layernorm`` is the *pre*-MLP norm).
+_POST = dict(attn_post="post_attention_layernorm", mlp_post="post_feedforward_layernorm")
+_POST_NORM = Layout(layers="layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="norm", **_POST)
 
 #: Language-model layouts, by ``config.model_type``.
 LAYOUTS: dict[str, Layout] = {
     **{
         t: _LLAMA_LIKE
-        for t in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo2", "phi3")
+        for t in ("llama", "mistral", "qwen2", "qwen3", "gemma", "phi3")
     },
+    **{t: _POST_NORM for t in ("gemma2", "gemma3_text", "olmo2")},
     "gpt2": Layout(layers="transformer.h", attn_out="attn.c_proj", mlp="mlp", final_norm="transformer.ln_f"),
     "bert": Layout(
         layers="encoder.layer", attn_out="attention.output.dense", mlp="output.dense", causal=False
@@ -65,8 +89,9 @@ LAYOUTS: dict[str, Layout] = {
             mlp="mlp",
             final_norm="language_model.norm",
         )
-        for t in ("llava", "qwen2_vl", "qwen2_5_vl", "gemma3")
+        for t in ("llava", "qwen2_vl", "qwen2_5_vl")
     },
+    "gemma3": Layout(layers="language_model.layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="language_model.norm", **_POST),
     # PaliGemma is a prefix-LM: image and prompt tokens attend to each other in both directions,
     # so scaling the last prompt token changes earlier positions too (no prefix caching).
     "paligemma": Layout(
@@ -107,6 +132,14 @@ def _find_suffix(root: nn.Module, suffix: str, kind: type | None = None) -> list
         if (name == suffix or name.endswith("." + suffix)) and (kind is None or isinstance(mod, kind)):
             hits.append(name)
     return hits
+
+
+def _has(module: nn.Module, path: str) -> bool:
+    try:
+        module.get_submodule(path)
+        return True
+    except AttributeError:
+        return False
 
 
 def _module_lists(root: nn.Module) -> list[str]:
@@ -184,8 +217,18 @@ class ModelMap:
         return self.layers[self.check_layer(layer)].get_submodule(self.layout.attn_out)
 
     def mlp(self, layer: int) -> nn.Module:
-        """The module whose output is the MLP contribution of ``layer``."""
+        """The MLP module of ``layer``."""
         return self.layers[self.check_layer(layer)].get_submodule(self.layout.mlp)
+
+    def attn_block(self, layer: int) -> nn.Module:
+        """The module whose output is the attention block's contribution to the residual stream (the ``"attn"`` site)."""
+        path = self.layout.attn_post or self.layout.attn_out
+        return self.layers[self.check_layer(layer)].get_submodule(path)
+
+    def mlp_block(self, layer: int) -> nn.Module:
+        """The module whose output is the MLP block's contribution to the residual stream (the ``"mlp"`` site)."""
+        path = self.layout.mlp_post or self.layout.mlp
+        return self.layers[self.check_layer(layer)].get_submodule(path)
 
     def norms(self, layer: int) -> dict[str, nn.Module]:
         """Every normalisation module inside ``layer``, by its name inside the layer."""
@@ -202,6 +245,8 @@ class ModelMap:
             f"hidden size {self.hidden_size}, {'causal' if self.causal else 'bidirectional'}",
             f"  attention output projection: {self.layers_path}.N.{self.layout.attn_out}",
             f"  MLP output:                   {self.layers_path}.N.{self.layout.mlp}",
+            *([f"  post-norm: 'attn' and 'mlp' sites scale {self.layout.attn_post} / {self.layout.mlp_post} "
+               "(the blocks' residual contributions); heads keep only relative weights"] if self.layout.post_norm else []),
             f"  norms in a layer:             {', '.join(self.norms(0)) or '(none)'}",
         ]
         return "\n".join(lines)
@@ -245,15 +290,22 @@ def model_map(model: nn.Module, *, tower: str = "language", layout: Layout | Non
             f"it must match exactly one nn.ModuleList. Layer stacks found: {_module_lists(model)}"
         )
     layers = list(model.get_submodule(hits[0]))
-    for what in ("attn_out", "mlp"):
+    if not layout.post_norm and all(_has(layer, _POST["mlp_post"]) and _has(layer, _POST["attn_post"]) for layer in layers):
+        import dataclasses
+
+        layout = dataclasses.replace(layout, **_POST)  # e.g. PaliGemma 2 (Gemma 2 inside): scale after the post-sublayer norms
+    for what in ("attn_out", "mlp", "attn_post", "mlp_post"):
         path = getattr(layout, what)
-        try:
-            layers[0].get_submodule(path)
-        except AttributeError:
-            children = [n for n, _ in layers[0].named_modules() if n]
+        if path is None:
+            continue
+        missing = [i for i, layer in enumerate(layers) if not _has(layer, path)]
+        if missing:
+            children = [n for n, _ in layers[missing[0]].named_modules() if n]
             raise ValueError(
-                f"layout.{what}={path!r} is not a module of {hits[0]}.0; modules there: {children}"
-            ) from None
+                f"layout.{what}={path!r} is not a module of layer(s) {missing} of {hits[0]} ({type(layers[missing[0]]).__name__}); "
+                f"modules there: {children}. Every layer must have every site; for a model whose layers differ, "
+                "pass a Layout that names modules every layer has"
+            )
     tcfg = _config_for(model, tower)
     n_heads = next((getattr(tcfg, a) for a in layout.heads_attr if getattr(tcfg, a, None)), None)
     if n_heads is None:

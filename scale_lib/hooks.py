@@ -10,9 +10,13 @@ string         what is scaled                                               scal
 =============  ==========================================================  ==================
 ``"L3.H5"``    head 5 of layer 3 (its slice of the attention-output input)  scalar
 ``"L3.heads"`` every head of layer 3, one scale each                       scalar or ``(H,)``
-``"L3.attn"``  the attention block's output (after the output projection)  scalar
-``"L3.mlp"``   the MLP block's output                                      scalar
+``"L3.attn"``  the attention block's contribution to the residual stream   scalar
+``"L3.mlp"``   the MLP block's contribution to the residual stream         scalar
 =============  ==========================================================  ==================
+
+On post-norm families (Gemma 2/3, OLMo 2) the block sites sit after the post-sublayer norms, so
+they scale what is actually added to the residual stream; heads are scaled before the output
+projection and that norm, which keeps only their relative weights (see :mod:`scale_lib.arch`).
 
 Scales are Python numbers, tensors, or zero-argument callables that return a tensor. Tensors that
 require grad receive gradients. Scales are read at every forward call, so a tensor updated in place
@@ -292,7 +296,7 @@ class Scaling:
             for layer in self.head_scales:
                 self._handles.append(self.map.attn_out(layer).register_forward_pre_hook(self._make_head_hook(layer)))
             for layer, kind in self.block_scales:
-                module = self.map.attn_out(layer) if kind == "attn" else self.map.mlp(layer)
+                module = self.map.attn_block(layer) if kind == "attn" else self.map.mlp_block(layer)
                 self._handles.append(module.register_forward_hook(self._make_block_hook((layer, kind))))
         except BaseException:
             self.detach()

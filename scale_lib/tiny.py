@@ -14,7 +14,7 @@ import torch
 import transformers as tf
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "VLM_ARCHITECTURES", "tiny_model", "tiny_batch", "IMAGE_TOKEN"]
+__all__ = ["ARCHITECTURES", "VLM_ARCHITECTURES", "POST_NORM_ARCHITECTURES", "tiny_model", "tiny_batch", "IMAGE_TOKEN"]
 
 VOCAB = 300
 IMAGE_TOKEN = 280  # id of the image placeholder token in every tiny VLM
@@ -58,6 +58,9 @@ def _builders():
         "gemma": lambda t: tf.GemmaForCausalLM(tf.GemmaConfig(**t, head_dim=16)),
         "gemma2": lambda t: tf.Gemma2ForCausalLM(tf.Gemma2Config(**t, head_dim=16)),
         "gemma3_text": lambda t: tf.Gemma3ForCausalLM(tf.Gemma3TextConfig(**t, head_dim=24)),
+        "mistral": lambda t: tf.MistralForCausalLM(tf.MistralConfig(**t)),
+        "phi3": lambda t: tf.Phi3ForCausalLM(tf.Phi3Config(**t, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
+        "olmo2": lambda t: tf.Olmo2ForCausalLM(tf.Olmo2Config(**t, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
         "gpt2": lambda t: tf.GPT2LMHeadModel(
             tf.GPT2Config(vocab_size=VOCAB, n_embd=t["hidden_size"], n_layer=t["num_hidden_layers"], n_head=t["num_attention_heads"], n_positions=512, bos_token_id=1, eos_token_id=2)
         ),
@@ -72,6 +75,14 @@ def _builders():
         "paligemma": lambda t: tf.PaliGemmaForConditionalGeneration(
             tf.PaliGemmaConfig(vision_config=_vision("siglip"), text_config=tf.GemmaConfig(**t, head_dim=16), image_token_index=IMAGE_TOKEN, projection_dim=t["hidden_size"])
         ),
+        # PaliGemma 2: the same tower around a Gemma 2 (post-norm) language model
+        "paligemma2": lambda t: tf.PaliGemmaForConditionalGeneration(
+            tf.PaliGemmaConfig(vision_config=_vision("siglip"), text_config=tf.Gemma2Config(**t, head_dim=16), image_token_index=IMAGE_TOKEN, projection_dim=t["hidden_size"])
+        ),
+        "gemma3": lambda t: tf.Gemma3ForConditionalGeneration(
+            tf.Gemma3Config(vision_config=_vision("siglip").to_dict(), text_config=tf.Gemma3TextConfig(**t, head_dim=16).to_dict(), image_token_index=IMAGE_TOKEN,
+                            mm_tokens_per_image=4, boi_token_index=_VIDEO_TOKEN, eoi_token_index=_VISION_START)
+        ),
         "qwen2_vl": lambda t: _qwen_vl(tf.Qwen2VLForConditionalGeneration, tf.Qwen2VLConfig, qwen2_vl_vision, t),
         "qwen2_5_vl": lambda t: _qwen_vl(tf.Qwen2_5_VLForConditionalGeneration, tf.Qwen2_5_VLConfig, qwen25_vl_vision, t),
         "idefics3": lambda t: tf.Idefics3ForConditionalGeneration(tf.Idefics3Config(vision_config=_vision("siglip").to_dict(), text_config=tf.LlamaConfig(**t), image_token_id=IMAGE_TOKEN, scale_factor=2)),
@@ -80,7 +91,9 @@ def _builders():
 
 
 ARCHITECTURES: tuple[str, ...] = tuple(_builders())
-VLM_ARCHITECTURES = ("llava", "llava_siglip", "paligemma", "qwen2_vl", "qwen2_5_vl", "idefics3", "smolvlm")
+VLM_ARCHITECTURES = ("llava", "llava_siglip", "paligemma", "paligemma2", "gemma3", "qwen2_vl", "qwen2_5_vl", "idefics3", "smolvlm")
+#: Families with a norm after each sublayer, before the residual add (see :mod:`scale_lib.arch`).
+POST_NORM_ARCHITECTURES = ("gemma2", "gemma3_text", "olmo2", "paligemma2", "gemma3")
 
 
 def tiny_model(arch: str, *, layers: int = 2, hidden: int = 64, heads: int = 4, kv_heads: int = 2, seed: int = 0, **config) -> nn.Module:
@@ -107,6 +120,8 @@ def _image_inputs(model: nn.Module, batch: int, gen: torch.Generator) -> tuple[i
         return 4, dict(pixel_values=pixels, image_grid_thw=grid)
     if mt in ("idefics3", "smolvlm"):
         return 4, dict(pixel_values=torch.randn(batch, 1, 3, 32, 32, generator=gen))
+    if mt == "gemma3":  # 4x4 SigLIP patches pooled to mm_tokens_per_image = 4
+        return 4, dict(pixel_values=torch.randn(batch, 3, 32, 32, generator=gen))
     return 16, dict(pixel_values=torch.randn(batch, 3, 32, 32, generator=gen))  # CLIP/SigLIP 32px, patch 8
 
 
@@ -122,7 +137,7 @@ def tiny_batch(model: nn.Module, *, batch: int = 3, seq: int = 10, padding: str 
     gen = torch.Generator().manual_seed(seed)
     n_img, extra = (0, {})
     if images:
-        if model.config.model_type not in {"llava", "paligemma", "qwen2_vl", "qwen2_5_vl", "idefics3", "smolvlm"}:
+        if model.config.model_type not in {"llava", "paligemma", "gemma3", "qwen2_vl", "qwen2_5_vl", "idefics3", "smolvlm"}:
             raise ValueError(f"images=True needs a VLM; {model.config.model_type!r} is text-only")
         n_img, extra = _image_inputs(model, batch, gen)
     total = seq + n_img
@@ -136,6 +151,6 @@ def tiny_batch(model: nn.Module, *, batch: int = 3, seq: int = 10, padding: str 
     out = dict(input_ids=ids, attention_mask=mask, **extra)
     if model.config.model_type in ("qwen2_vl", "qwen2_5_vl"):
         out["mm_token_type_ids"] = (ids == IMAGE_TOKEN).long()
-    if model.config.model_type == "paligemma":
-        out["token_type_ids"] = torch.zeros_like(ids)
+    if model.config.model_type in ("paligemma", "gemma3"):
+        out["token_type_ids"] = (ids == IMAGE_TOKEN).long() if model.config.model_type == "gemma3" else torch.zeros_like(ids)
     return out

@@ -76,7 +76,7 @@ from .sweep import option_scores
 __all__ = [
     "WordTokenizer", "TestbedConfig", "build_testbed", "encode_items", "EncodedBatch", "train_testbed",
     "evaluate", "accuracy_table", "LEARNABLE_QTYPES", "QTYPE_NAMES", "testbed_prompt", "testbed_items", "save_testbed", "load_testbed", "CHECKPOINT_DIR",
-    "TUNE_SCOPES", "CHECKPOINT_ROOT", "TESTBED_SEEDS", "RECIPE_SEED", "FRESH_SEEDS", "testbed_dir", "STAGES",
+    "TUNE_SCOPES", "TESTBED_FIDELITY", "CHECKPOINT_ROOT", "TESTBED_SEEDS", "RECIPE_SEED", "FRESH_SEEDS", "testbed_dir", "STAGES",
 ]
 
 IMAGE_SIZE, PATCH = 40, 8
@@ -237,11 +237,17 @@ def encode_items(items: list[SpatialItem], tokenizer: WordTokenizer) -> EncodedB
     return EncodedBatch(ids, mask, pixels, labels, options, list(items))
 
 
-def testbed_items(n_layouts: int, split: str, *, qtypes=LEARNABLE_QTYPES, seed: int = 0, modality: str = "vqa") -> list[SpatialItem]:
-    """VQA items of the question types the testbed learns."""
+#: The benchmark version the shipped testbeds were trained and tested on (see :data:`scale_lib.spatial.FIDELITIES`):
+#: pinned, so their checkpoints keep meaning what their records say whatever the generator's default becomes.
+TESTBED_FIDELITY = "book-v1"
+
+
+def testbed_items(n_layouts: int, split: str, *, qtypes=LEARNABLE_QTYPES, seed: int = 0, modality: str = "vqa",
+                  fidelity: str = TESTBED_FIDELITY) -> list[SpatialItem]:
+    """VQA items of the question types the testbed learns (the benchmark as the testbeds saw it, by default)."""
     out = []
     for task, kinds in qtypes.items():
-        out += generate_items(task, n_layouts, split=split, seed=seed, modalities=(modality,), qtypes=kinds)
+        out += generate_items(task, n_layouts, split=split, seed=seed, modalities=(modality,), qtypes=kinds, fidelity=fidelity)
     return out
 
 

@@ -53,7 +53,7 @@ def test_encoding_left_pads_and_answers_at_the_last_position(setup):
     with pytest.raises(ValueError, match="TQA"):
         testbed.encode_items(generate_items("spatial_grid", 1, modalities=("tqa",)), tok)
     with pytest.raises(ValueError, match="56 px.*larger than the testbed's 40 px"):
-        testbed.encode_items(generate_items("maze_nav", 1, modalities=("vqa",), qtypes=("colour",)), tok)
+        testbed.encode_items(generate_items("maze_nav", 1, modalities=("vqa",), qtypes=("q0",)), tok)
 
 
 def test_training_lowers_the_loss_and_scaled_hooks_work_on_it(setup):

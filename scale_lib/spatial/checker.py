@@ -77,24 +77,29 @@ def text_determines_answer(item: SpatialItem) -> bool:
     names, rels = parse_map_relations(item.description)
     idx, less = _orders(names, rels)
 
-    def known(a, b, direction):  # is "a in direction of b" decided, and is it true?
-        decided = True
+    def status(a, b, direction):  # is "a in direction of b" true, false, or undecided by the text?
+        result = True
         for ur, uc in _split_direction(direction):
             axis, sign = ("row", ur) if ur else ("col", uc)
             i, j = idx[a], idx[b]
-            if not (less[axis][i][j] or less[axis][j][i]):
-                decided = False
-        return decided
+            holds = less[axis][i][j] if sign < 0 else less[axis][j][i]  # a before b on that axis (north/west) or after
+            fails = less[axis][j][i] if sign < 0 else less[axis][i][j]
+            if fails:
+                return False  # one axis the wrong way decides a "no", whatever the other axis does
+            if not holds:
+                result = None
+        return result
 
     q = item.question
     if m := re.match(r"In which direction is (\w+) relative to (\w+)\?", q):
-        return known(m.group(1), m.group(2), "Northeast")  # both axes must be ordered
+        a, b = m.group(1), m.group(2)  # both axes must be ordered
+        return status(a, b, "North") is not None and status(a, b, "East") is not None
     if m := re.match(r"Which object is in the (\w+) of (\w+)\?", q):
         d, b = m.group(1), m.group(2)
-        return all(known(o, b, d) for o in item.options)
+        return all(status(o, b, d) is not None for o in item.options)
     if m := re.match(r"How many objects are in the (\w+) of (\w+)\?", q):
         d, b = m.group(1), m.group(2)
-        return all(known(o, b, d) for o in names if o != b)
+        return all(status(o, b, d) is not None for o in names if o != b)
     raise ValueError(f"item {item.id!r}: unrecognised Spatial-Map question {q!r}")
 
 
@@ -179,9 +184,9 @@ def _derive_grid(item: SpatialItem) -> str:
     q = item.question
     if m := re.match(r"How many blocks contain (\w+)\?", q):
         return str(sum(a == m.group(1) for row in grid for a in row))
-    if m := re.match(r"What is the animal at the (top|bottom)-(left|right) corner", q):
+    if m := re.match(r"What is the animal (?:at|in the block located at) the (top|bottom)-(left|right) corner", q):
         return grid[0 if m.group(1) == "top" else -1][0 if m.group(2) == "left" else -1]
-    if m := re.match(r"What is the animal at the (\d)\w\w row, (\d)\w\w column", q):
+    if m := re.match(r"What is the animal (?:at|in the block located at) the (\d)\w\w row,? (?:and the )?(\d)\w\w column", q):
         return grid[int(m.group(1)) - 1][int(m.group(2)) - 1]
     if m := re.match(r"Is there a (\w+) in the grid\?", q):
         return "Yes" if any(m.group(1) in row for row in grid) else "No"

@@ -15,6 +15,17 @@ without any spatial relation, so "non-spatial accuracy preserved" can be measure
 
 Everything is computed from the layout with a seeded ``random.Random``; :mod:`.checker`
 re-derives every answer independently.
+
+**Fidelity.** ``fidelity="spatialeval"`` (the default) follows the real benchmark where it is known:
+Spatial-Map q2 asks about diagonal directions only; Maze-Nav paths are blue and may go straight
+(0 turns); Spatial-Grid q1/q2 use the real wording ("the block located at the top-left corner (the
+first row and the first column)"), q0 counts an animal that is on the grid; every Yes/No control is
+balanced. ``fidelity="book-v1"`` reproduces, draw for draw, the items the book's tiny testbed was
+trained on (N/S/E/W half-planes in map q2, paths that always turn and are coloured three ways, grid
+existence questions ≈ 81 % "Yes"). Deviations that remain in both: see :data:`DEVIATIONS`.
+
+In both, an item is emitted only in the modalities that can answer it (the colour of a map marker
+or of a maze path is not in the text, so those controls are VQA/VTQA only: :func:`answerable`).
 """
 
 from __future__ import annotations
@@ -29,7 +40,29 @@ __all__ = [
     "PLACES", "ANIMALS", "COLOURS", "DIRECTIONS", "DIAGONALS",
     "map_layout", "map_text", "maze_layout", "maze_text", "grid_layout", "grid_text",
     "direction_of", "in_direction", "path_turns", "generate_items", "generate_benchmark",
+    "FIDELITIES", "DEVIATIONS", "answerable", "EXTRA_ANIMALS",
 ]
+
+#: ``"spatialeval"``: the real benchmark's templates and distributions where known; ``"book-v1"``: the
+#: items the tiny testbed was trained on (kept draw for draw so its checkpoints stay valid).
+FIDELITIES = ("spatialeval", "book-v1")
+#: Known differences from the real SpatialEval that remain with ``fidelity="spatialeval"``.
+DEVIATIONS = {
+    "map names": "12 plain place names (Bakery, Bank, ...) instead of the real whimsical shop names",
+    "maze shape": "mazes are open cells around one simple path; the real mazes have corridors and dead ends",
+    "grid wording": "Spatial-Grid q1/q2 wording follows the quoted fragment of the real template; the rest of the sentence is ours",
+    "prompt": "SpatialItem.prompt(style='spatialeval') follows the real 'Please answer ... Available options:' form as quoted, not verified character by character",
+    "controls": "the non-spatial controls (colour, count, existence) are the book's: the real benchmark has none",
+    "maze control": "with fidelity='spatialeval' paths are always blue, so Maze-Nav has no non-spatial control",
+}
+#: Animals never drawn on a grid: the "No" answer of a balanced existence question when all five are present.
+EXTRA_ANIMALS = ("horse", "lion")
+_TEXT_BLIND = {("spatial_map", "colour"), ("spatial_map", "count"), ("maze_nav", "colour")}
+
+
+def answerable(task: str, qtype: str, modality: str) -> bool:
+    """Can ``modality`` answer this question? TQA sees only the text, which never states colours."""
+    return not (modality == "tqa" and (task, qtype) in _TEXT_BLIND)
 
 PLACES = ("Bakery", "Bank", "Cafe", "Cinema", "Garage", "Hotel", "Library", "Market", "Museum", "Park", "School", "Temple")
 ANIMALS = ("cat", "dog", "elephant", "giraffe", "rabbit")
@@ -81,7 +114,7 @@ def map_text(layout: dict) -> str:
     return "Consider a map with multiple objects: " + " ".join(sentences)
 
 
-def _map_questions(layout: dict, rng: random.Random) -> Iterator[tuple[str, str, list[str], int]]:
+def _map_questions(layout: dict, rng: random.Random, fidelity: str = "spatialeval") -> Iterator[tuple[str, str, list[str], int]]:
     places = layout["places"]
     names = [p["name"] for p in places]
     pos = {p["name"]: (p["row"], p["col"]) for p in places}
@@ -99,7 +132,7 @@ def _map_questions(layout: dict, rng: random.Random) -> Iterator[tuple[str, str,
             correct = next(o for o in options if o in inside)
             yield "q1", f"Which object is in the {d} of {b}?", options, options.index(correct)
             break
-    b, d = rng.choice(names), rng.choice(DIRECTIONS)
+    b, d = rng.choice(names), rng.choice(DIRECTIONS if fidelity == "book-v1" else DIAGONALS)
     count = sum(in_direction(pos[n], pos[b], d) for n in names if n != b)
     options = [str(count)] + [str(x) for x in rng.sample([x for x in range(N_PLACES) if x != count], 3)]
     rng.shuffle(options)
@@ -135,7 +168,7 @@ def path_turns(path: list[tuple[int, int]]) -> tuple[int, int]:
     return right, left
 
 
-def maze_layout(rng: random.Random) -> dict:
+def maze_layout(rng: random.Random, fidelity: str = "spatialeval") -> dict:
     for _ in range(1000):
         start = (rng.randint(1, 5), rng.randint(1, 5))
         path = [start]
@@ -147,11 +180,12 @@ def maze_layout(rng: random.Random) -> dict:
             if not steps:
                 break
             path.append(rng.choice(steps))
-        if len(path) >= 4 and sum(path_turns(path)) >= 1:
+        if len(path) >= 4 and (sum(path_turns(path)) >= 1 or fidelity != "book-v1"):
             break
     path_set = set(path)
     open_cells = sorted(path_set | {(r, c) for r in range(1, 6) for c in range(1, 6) if rng.random() < 0.25})
-    return {"task": "maze_nav", "path": [list(p) for p in path], "open": [list(p) for p in open_cells], "path_colour": rng.choice(PATH_COLOURS)}
+    colour = rng.choice(PATH_COLOURS) if fidelity == "book-v1" else "blue"
+    return {"task": "maze_nav", "path": [list(p) for p in path], "open": [list(p) for p in open_cells], "path_colour": colour}
 
 
 def maze_text(layout: dict) -> str:
@@ -185,7 +219,7 @@ def _count_options(value: int, rng: random.Random, high: int = 9) -> list[str]:
     return options
 
 
-def _maze_questions(layout: dict, rng: random.Random):
+def _maze_questions(layout: dict, rng: random.Random, fidelity: str = "spatialeval"):
     path = [tuple(p) for p in layout["path"]]
     right, left = path_turns(path)
     options = _count_options(right, rng)
@@ -198,6 +232,8 @@ def _maze_questions(layout: dict, rng: random.Random):
     rel = rng.choice(truth) if truth and rng.random() < 0.5 else rng.choice([k for k in RELATIVE if k not in truth])
     extra = {"directly to": ", with no vertical displacement", "directly ab": ", with no horizontal displacement", "directly be": ", with no horizontal displacement"}.get(rel[:11], "")
     yield "q2", f"Is the exit (E) {rel} the starting point (S){extra}?", ["Yes", "No"], 0 if rel in truth else 1
+    if fidelity != "book-v1":
+        return  # every real path is blue: a colour question would have one answer
     colour = layout["path_colour"]
     options = [colour] + rng.sample([c for c in COLOURS if c != colour], 3)
     rng.shuffle(options)
@@ -205,7 +241,7 @@ def _maze_questions(layout: dict, rng: random.Random):
 
 
 # ------------------------------------------------------------------------------------- Spatial-Grid
-def grid_layout(rng: random.Random) -> dict:
+def grid_layout(rng: random.Random, fidelity: str = "spatialeval") -> dict:
     kinds = rng.sample(ANIMALS, rng.randint(3, 5))  # some animals absent: existence questions vary
     return {"task": "spatial_grid", "grid": [[rng.choice(kinds) for _ in range(5)] for _ in range(5)]}
 
@@ -216,11 +252,13 @@ def grid_text(layout: dict) -> str:
 
 
 CORNERS = {"top-left": (0, 0), "top-right": (0, 4), "bottom-left": (4, 0), "bottom-right": (4, 4)}
+_ORDINAL_WORDS = {0: "first", 4: "last"}
 
 
-def _grid_questions(layout: dict, rng: random.Random):
+def _grid_questions(layout: dict, rng: random.Random, fidelity: str = "spatialeval"):
     grid = layout["grid"]
-    animal = rng.choice(ANIMALS)
+    present = {a for row in grid for a in row}
+    animal = rng.choice(ANIMALS) if fidelity == "book-v1" else rng.choice(sorted(present))  # real counts are never 0
     count = sum(row.count(animal) for row in grid)
     options = [str(count)] + [str(x) for x in rng.sample([x for x in range(26) if x != count and abs(x - count) <= 6], 3)]
     rng.shuffle(options)
@@ -228,12 +266,25 @@ def _grid_questions(layout: dict, rng: random.Random):
     corner = rng.choice(list(CORNERS))
     r, c = CORNERS[corner]
     options = _animal_options(grid[r][c], rng)
-    yield "q1", f"What is the animal at the {corner} corner of the grid?", options, options.index(grid[r][c])
+    if fidelity == "book-v1":
+        q1 = f"What is the animal at the {corner} corner of the grid?"
+    else:
+        q1 = f"What is the animal in the block located at the {corner} corner (the {_ORDINAL_WORDS[r]} row and the {_ORDINAL_WORDS[c]} column) of the grid?"
+    yield "q1", q1, options, options.index(grid[r][c])
     r, c = rng.randrange(5), rng.randrange(5)
     options = _animal_options(grid[r][c], rng)
-    yield "q2", f"What is the animal at the {ORDINALS[r]} row, {ORDINALS[c]} column of the grid?", options, options.index(grid[r][c])
-    present = {a for row in grid for a in row}
-    animal = rng.choice(ANIMALS)
+    if fidelity == "book-v1":
+        q2 = f"What is the animal at the {ORDINALS[r]} row, {ORDINALS[c]} column of the grid?"
+    else:
+        q2 = f"What is the animal in the block located at the {ORDINALS[r]} row and the {ORDINALS[c]} column of the grid?"
+    yield "q2", q2, options, options.index(grid[r][c])
+    if fidelity == "book-v1":
+        animal = rng.choice(ANIMALS)
+    elif rng.random() < 0.5:  # balanced: Yes half of the time
+        animal = rng.choice(sorted(present))
+    else:
+        absent = [a for a in ANIMALS if a not in present]
+        animal = rng.choice(absent or list(EXTRA_ANIMALS))
     yield "exist", f"Is there a {animal} in the grid?", ["Yes", "No"], 0 if animal in present else 1
     options = _count_options(len(present), rng, high=5)
     yield "count", "How many different kinds of animals are in the grid?", options, options.index(str(len(present)))
@@ -253,18 +304,22 @@ _TASKS = {
 }
 
 
-def generate_items(task: str, n_layouts: int, *, split: str = "test", seed: int = 0, modalities=MODALITIES, qtypes=None, identifiable_only: bool = False) -> list[SpatialItem]:
+def generate_items(task: str, n_layouts: int, *, split: str = "test", seed: int = 0, modalities=MODALITIES, qtypes=None, identifiable_only: bool = False,
+                   fidelity: str = "spatialeval") -> list[SpatialItem]:
     """Items for ``n_layouts`` layouts of ``task`` in ``split``: every question of each layout, in
     every modality asked for. Seeded; layouts are assigned to splits by a hash of their content, so
     splits never share a layout.
 
     Spatial-Map questions whose answer the text relations do not determine (SpatialEval's known
     flaw; see :func:`scale_lib.spatial.text_determines_answer`) carry the flag ``"text_ambiguous"``;
-    ``identifiable_only=True`` leaves them out.
+    ``identifiable_only=True`` leaves them out. A question is emitted only in the modalities that
+    can answer it (:func:`answerable`). ``fidelity``: see the module docstring.
     """
     from .checker import text_determines_answer  # the checker stays independent of this module
     if task not in _TASKS:
         raise ValueError(f"unknown task {task!r}; valid tasks are {TASKS}")
+    if fidelity not in FIDELITIES:
+        raise ValueError(f"unknown fidelity {fidelity!r}; valid choices are {FIDELITIES}")
     bad = [m for m in modalities if m not in MODALITIES]
     if bad:
         raise ValueError(f"unknown modalities {bad}; valid modalities are {MODALITIES}")
@@ -275,19 +330,19 @@ def generate_items(task: str, n_layouts: int, *, split: str = "test", seed: int 
         tries += 1
         if tries > 50 * n_layouts + 1000:
             raise RuntimeError(f"could not find {n_layouts} distinct {task} layouts for split {split!r}")
-        layout = make_layout(rng)
+        layout = make_layout(rng) if task == "spatial_map" else make_layout(rng, fidelity)
         key = repr(layout)
         if key in seen or layout_split(layout) != split:
             continue
         seen.add(key)
         text = make_text(layout)
-        for qtype, question, options, answer in make_questions(layout, rng):
+        for qtype, question, options, answer in make_questions(layout, rng, fidelity):
             if qtypes is not None and qtype not in qtypes:
                 continue
             made = [SpatialItem(
                 id=f"{task}/{split}/{len(seen) - 1}/{qtype}/{modality}", task=task, qtype=qtype, modality=modality,
                 description=text, question=question, options=tuple(options), answer_index=answer, layout=layout, split=split,
-            ) for modality in modalities]
+            ) for modality in modalities if answerable(task, qtype, modality)]
             if made and not text_determines_answer(made[0]):
                 if identifiable_only:
                     continue
@@ -296,6 +351,8 @@ def generate_items(task: str, n_layouts: int, *, split: str = "test", seed: int 
     return items
 
 
-def generate_benchmark(n_layouts: int = 100, *, split: str = "test", seed: int = 0, tasks=TASKS, modalities=MODALITIES, qtypes=None, identifiable_only: bool = False) -> list[SpatialItem]:
+def generate_benchmark(n_layouts: int = 100, *, split: str = "test", seed: int = 0, tasks=TASKS, modalities=MODALITIES, qtypes=None, identifiable_only: bool = False,
+                       fidelity: str = "spatialeval") -> list[SpatialItem]:
     """Items of every task (``n_layouts`` layouts each) — see :func:`generate_items`."""
-    return [item for task in tasks for item in generate_items(task, n_layouts, split=split, seed=seed, modalities=modalities, qtypes=qtypes, identifiable_only=identifiable_only)]
+    return [item for task in tasks for item in generate_items(task, n_layouts, split=split, seed=seed, modalities=modalities, qtypes=qtypes,
+                                                              identifiable_only=identifiable_only, fidelity=fidelity)]

@@ -8,7 +8,7 @@ import re
 
 from .items import LETTERS, SpatialItem
 
-__all__ = ["strict_letter", "score_strict", "lenient_choice", "score_lenient"]
+__all__ = ["strict_letter", "score_strict", "lenient_choice", "score_lenient", "exact_answer", "score_exact", "majority_rate"]
 
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
 _STRICT = re.compile(r"^\s*(?:the\s+)?(?:answer|option)?\s*(?:is)?\s*[:\-]?\s*\(?([A-Za-z])\)?(?=\s*$|[.,:;)!])", re.IGNORECASE)
@@ -61,3 +61,33 @@ def lenient_choice(response: str, item: SpatialItem) -> int | None:
 
 def score_lenient(response: str, item: SpatialItem) -> bool:
     return lenient_choice(response, item) == item.answer_index
+
+
+def exact_answer(response: str) -> str:
+    """The concise answer of a free-text response, normalised for exact matching: its first
+    sentence (or line), lower-cased, without a leading "Answer:" / "The answer is" and without a
+    leading option letter ("B. cat" -> "cat") or trailing punctuation."""
+    if not isinstance(response, str):
+        raise TypeError(f"a response must be a str, got {type(response).__name__}")
+    first = re.split(r"(?<=[.!?])\s+|\n", response.strip(), maxsplit=1)[0]
+    text = re.sub(r"^\s*(?:the\s+)?(?:final\s+)?answer\s*(?:is)?\s*[:\-]?\s*", "", first, flags=re.IGNORECASE)
+    text = re.sub(r"^\(?[A-Da-d][.)]\s+", "", text)
+    return text.strip().strip(".!?,;:\"'").strip().lower()
+
+
+def score_exact(response: str, item: SpatialItem) -> bool:
+    """SpatialEval's way for real models' free text (:meth:`SpatialItem.prompt` with ``style="spatialeval"``):
+    exact match of the concise answer (:func:`exact_answer`) with the answer's text, or with its
+    option letter alone."""
+    answer = exact_answer(response)
+    return answer == item.answer.lower() or answer == item.answer_letter.lower()
+
+
+def majority_rate(items) -> float:
+    """Accuracy of always giving the most common answer text: what a blind guesser scores on these items."""
+    from collections import Counter
+
+    items = list(items)
+    if not items:
+        raise ValueError("majority_rate needs at least one item")
+    return Counter(i.answer for i in items).most_common(1)[0][1] / len(items)

@@ -46,6 +46,8 @@ class Layout:
         final_norm: the norm after the last layer (suffix-matched), or ``None``.
         heads_attr: config attributes to read the number of (query) heads from, first found wins.
         causal: whether position *t* only sees positions ``<= t`` (decoders) or not (encoders).
+        attn_out_alt: alternatives for layers without ``attn_out`` (first found wins), e.g. Mllama's
+            cross-attention layers, whose attention sites are the cross-attention heads.
         attn_post, mlp_post: inside one layer, the norms applied to the attention / MLP output
             *before* the residual add (post-norm families); ``None`` where there are none. When
             set, the ``"attn"`` / ``"mlp"`` sites scale their outputs.
@@ -59,6 +61,11 @@ class Layout:
     causal: bool = True
     attn_post: str | None = None
     mlp_post: str | None = None
+    attn_out_alt: tuple[str, ...] = ()
+
+    def attn_paths(self) -> tuple[str, ...]:
+        """``attn_out`` and its per-layer alternatives, in the order tried (e.g. Mllama's cross-attention layers)."""
+        return (self.attn_out, *self.attn_out_alt)
 
     @property
     def post_norm(self) -> bool:
@@ -78,6 +85,12 @@ LAYOUTS: dict[str, Layout] = {
         for t in ("llama", "mistral", "qwen2", "qwen3", "gemma", "phi3")
     },
     **{t: _POST_NORM for t in ("gemma2", "gemma3_text", "olmo2")},
+    # more Llama-like decoders; for MoE models the "mlp" site is the whole expert block's output
+    **{t: _LLAMA_LIKE for t in ("olmo", "granite", "mixtral", "qwen2_moe", "qwen3_moe", "smollm3", "stablelm", "cohere", "starcoder2")},
+    "phi": Layout(layers="layers", attn_out="self_attn.dense", mlp="mlp", final_norm="final_layernorm"),
+    "gpt_neox": Layout(layers="layers", attn_out="attention.dense", mlp="mlp", final_norm="final_layer_norm"),
+    "falcon": Layout(layers="h", attn_out="self_attention.dense", mlp="mlp", final_norm="ln_f"),
+    "gptj": Layout(layers="h", attn_out="attn.out_proj", mlp="mlp", final_norm="ln_f"),
     "gpt2": Layout(layers="transformer.h", attn_out="attn.c_proj", mlp="mlp", final_norm="transformer.ln_f"),
     "bert": Layout(
         layers="encoder.layer", attn_out="attention.output.dense", mlp="output.dense", causal=False
@@ -89,8 +102,13 @@ LAYOUTS: dict[str, Layout] = {
             mlp="mlp",
             final_norm="language_model.norm",
         )
-        for t in ("llava", "qwen2_vl", "qwen2_5_vl")
+        for t in ("llava", "llava_next", "llava_onevision", "qwen2_vl", "qwen2_5_vl")
     },
+    # Mllama: every few layers is a cross-attention layer (no self_attn): its attention sites are the
+    # cross-attention heads and output. On text-only input those layers are skipped entirely, and
+    # scaled() warns that their sites were never reached.
+    "mllama": Layout(layers="language_model.layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="language_model.norm",
+                     attn_out_alt=("cross_attn.o_proj",)),
     "gemma3": Layout(layers="language_model.layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="language_model.norm", **_POST),
     # PaliGemma is a prefix-LM: image and prompt tokens attend to each other in both directions,
     # so scaling the last prompt token changes earlier positions too (no prefix caching).
@@ -109,6 +127,8 @@ _SIGLIP_CLIP = Layout(layers="encoder.layers", attn_out="self_attn.out_proj", ml
 #: Vision-tower layouts, by ``config.model_type``. Only touched when asked (``tower="vision"``).
 VISION_LAYOUTS: dict[str, Layout] = {
     "llava": _SIGLIP_CLIP,
+    "llava_next": _SIGLIP_CLIP,
+    "llava_onevision": _SIGLIP_CLIP,
     "paligemma": _SIGLIP_CLIP,
     "gemma3": _SIGLIP_CLIP,
     "idefics3": Layout(layers="encoder.layers", attn_out="self_attn.out_proj", mlp="mlp", causal=False),
@@ -214,7 +234,8 @@ class ModelMap:
 
     def attn_out(self, layer: int) -> nn.Module:
         """The attention output projection of ``layer`` (its input holds the heads)."""
-        return self.layers[self.check_layer(layer)].get_submodule(self.layout.attn_out)
+        block = self.layers[self.check_layer(layer)]
+        return block.get_submodule(next(p for p in self.layout.attn_paths() if _has(block, p)))
 
     def mlp(self, layer: int) -> nn.Module:
         """The MLP module of ``layer``."""
@@ -222,8 +243,9 @@ class ModelMap:
 
     def attn_block(self, layer: int) -> nn.Module:
         """The module whose output is the attention block's contribution to the residual stream (the ``"attn"`` site)."""
-        path = self.layout.attn_post or self.layout.attn_out
-        return self.layers[self.check_layer(layer)].get_submodule(path)
+        if self.layout.attn_post is None:
+            return self.attn_out(layer)
+        return self.layers[self.check_layer(layer)].get_submodule(self.layout.attn_post)
 
     def mlp_block(self, layer: int) -> nn.Module:
         """The module whose output is the MLP block's contribution to the residual stream (the ``"mlp"`` site)."""
@@ -298,7 +320,8 @@ def model_map(model: nn.Module, *, tower: str = "language", layout: Layout | Non
         path = getattr(layout, what)
         if path is None:
             continue
-        missing = [i for i, layer in enumerate(layers) if not _has(layer, path)]
+        paths = layout.attn_paths() if what == "attn_out" else (path,)
+        missing = [i for i, layer in enumerate(layers) if not any(_has(layer, p) for p in paths)]
         if missing:
             children = [n for n, _ in layers[missing[0]].named_modules() if n]
             raise ValueError(
@@ -310,7 +333,7 @@ def model_map(model: nn.Module, *, tower: str = "language", layout: Layout | Non
     n_heads = next((getattr(tcfg, a) for a in layout.heads_attr if getattr(tcfg, a, None)), None)
     if n_heads is None:
         raise ValueError(f"could not read the number of heads from the config (tried {layout.heads_attr})")
-    width = _in_features(layers[0].get_submodule(layout.attn_out))
+    width = _in_features(next(layers[0].get_submodule(p) for p in layout.attn_paths() if _has(layers[0], p)))
     if width % n_heads:
         raise ValueError(f"attention output width {width} is not divisible by {n_heads} heads")
     hidden = getattr(tcfg, "hidden_size", None) or getattr(tcfg, "n_embd", None) or width

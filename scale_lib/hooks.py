@@ -40,6 +40,7 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -159,6 +160,8 @@ class Scaling:
         self._handles: list = []
         self._call_mask: torch.Tensor | None = None
         self._mask_arg: int | None = None
+        self._calls = 0  # forward calls of the model while attached
+        self._fired: dict[str, bool] = {}  # site -> did its hook run
 
     # ------------------------------------------------------------------ positions
     def _check_positions(self, positions):
@@ -244,6 +247,7 @@ class Scaling:
         n_heads, head_dim = self.map.n_heads, self.map.head_dim
 
         def hook(module, args):
+            self._fired[f"L{layer}.heads"] = True
             x = args[0]
             if x.dim() == 2:  # some vision towers flatten (tokens, features)
                 y = self._scale_heads(x.unsqueeze(0), layer, n_heads, head_dim).squeeze(0)
@@ -262,6 +266,7 @@ class Scaling:
 
     def _make_block_hook(self, key):
         def hook(module, args, output):
+            self._fired[f"L{key[0]}.{key[1]}"] = True
             out = output[0] if isinstance(output, tuple) else output
             squeeze = out.dim() == 2
             o = out.unsqueeze(0) if squeeze else out
@@ -293,6 +298,9 @@ class Scaling:
                 params = list(inspect.signature(root.forward).parameters)
                 self._mask_arg = params.index("attention_mask") if "attention_mask" in params else None
                 self._handles.append(root.register_forward_pre_hook(self._capture_mask, with_kwargs=True))
+            self._calls, self._fired = 0, {f"L{layer}.heads": False for layer in self.head_scales}
+            self._fired.update({f"L{layer}.{kind}": False for layer, kind in self.block_scales})
+            self._handles.append(self.model.register_forward_hook(self._count_call))
             for layer in self.head_scales:
                 self._handles.append(self.map.attn_out(layer).register_forward_pre_hook(self._make_head_hook(layer)))
             for layer, kind in self.block_scales:
@@ -303,10 +311,20 @@ class Scaling:
             raise
         return self
 
+    def _count_call(self, module, args, output):
+        self._calls += 1
+
     def detach(self) -> None:
+        was_attached = bool(self._handles)
         while self._handles:
             self._handles.pop().remove()
         self._call_mask = None
+        missed = [s for s, fired in self._fired.items() if not fired]
+        if was_attached and self._calls and missed:
+            warnings.warn(f"scaled sites {missed} were never reached in {self._calls} forward call(s) of this {self.map.model_type}: "
+                          "those layers did not run (e.g. Mllama skips its cross-attention layers on text-only input), so scaling them "
+                          "changed nothing", RuntimeWarning, stacklevel=2)
+        self._fired = {}
 
     def __enter__(self) -> "Scaling":
         return self.attach()

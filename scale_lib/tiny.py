@@ -47,6 +47,16 @@ def _qwen_vl(cls, cfg_cls, vision, t):
     return cls(cfg)
 
 
+def _mllama(t):
+    """Mllama with its last layer a cross-attention layer (skipped on text-only input; its gates start at tanh(0) = 0)."""
+    n = t["num_hidden_layers"]
+    vision = tf.MllamaVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_global_layers=1, attention_heads=4, image_size=32,
+                                   patch_size=8, vision_output_dim=64, intermediate_layers_indices=[0], max_num_tiles=1, supported_aspect_ratios=[[1, 1]])
+    text = tf.MllamaTextConfig(**{k: v for k, v in t.items() if k != "max_position_embeddings"}, cross_attention_layers=[n - 1] if n > 1 else [],
+                               pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    return tf.MllamaForConditionalGeneration(tf.MllamaConfig(vision_config=vision.to_dict(), text_config=text.to_dict(), image_token_index=IMAGE_TOKEN))
+
+
 def _builders():
     qwen2_vl_vision = dict(depth=2, embed_dim=32, hidden_size=64, num_heads=4, mlp_ratio=2, patch_size=4, spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
     qwen25_vl_vision = dict(depth=2, hidden_size=32, out_hidden_size=64, num_heads=4, intermediate_size=64, patch_size=4, spatial_merge_size=2, temporal_patch_size=2, in_channels=3, fullatt_block_indexes=[1], window_size=16)
@@ -61,6 +71,24 @@ def _builders():
         "mistral": lambda t: tf.MistralForCausalLM(tf.MistralConfig(**t)),
         "phi3": lambda t: tf.Phi3ForCausalLM(tf.Phi3Config(**t, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
         "olmo2": lambda t: tf.Olmo2ForCausalLM(tf.Olmo2Config(**t, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
+        "olmo": lambda t: tf.OlmoForCausalLM(tf.OlmoConfig(**t, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
+        "granite": lambda t: tf.GraniteForCausalLM(tf.GraniteConfig(**t, residual_multiplier=0.5)),
+        "mixtral": lambda t: tf.MixtralForCausalLM(tf.MixtralConfig(**t, num_local_experts=4, num_experts_per_tok=2)),
+        "qwen2_moe": lambda t: tf.Qwen2MoeForCausalLM(tf.Qwen2MoeConfig(**t, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+                                                                         shared_expert_intermediate_size=32)),
+        "qwen3_moe": lambda t: tf.Qwen3MoeForCausalLM(tf.Qwen3MoeConfig(**t, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, head_dim=16)),
+        "smollm3": lambda t: tf.SmolLM3ForCausalLM(tf.SmolLM3Config(**t, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
+        "stablelm": lambda t: tf.StableLmForCausalLM(tf.StableLmConfig(**t, bos_token_id=1, eos_token_id=2)),
+        "cohere": lambda t: tf.CohereForCausalLM(tf.CohereConfig(**t, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
+        "starcoder2": lambda t: tf.Starcoder2ForCausalLM(tf.Starcoder2Config(**t, bos_token_id=1, eos_token_id=2)),
+        "phi": lambda t: tf.PhiForCausalLM(tf.PhiConfig(**t, bos_token_id=1, eos_token_id=2)),
+        "gpt_neox": lambda t: tf.GPTNeoXForCausalLM(tf.GPTNeoXConfig(**{k: v for k, v in t.items() if k != "num_key_value_heads"}, bos_token_id=1, eos_token_id=2)),
+        "falcon": lambda t: tf.FalconForCausalLM(tf.FalconConfig(vocab_size=VOCAB, hidden_size=t["hidden_size"], num_hidden_layers=t["num_hidden_layers"],
+                                                                 num_attention_heads=t["num_attention_heads"], bos_token_id=1, eos_token_id=2,
+                                                                 **{k: v for k, v in t.items() if k == "initializer_range"})),
+        "gptj": lambda t: tf.GPTJForCausalLM(tf.GPTJConfig(vocab_size=VOCAB, n_embd=t["hidden_size"], n_layer=t["num_hidden_layers"], n_head=t["num_attention_heads"],
+                                                           n_positions=512, rotary_dim=8, bos_token_id=1, eos_token_id=2,
+                                                           **{k: v for k, v in t.items() if k == "initializer_range"})),
         "gpt2": lambda t: tf.GPT2LMHeadModel(
             tf.GPT2Config(vocab_size=VOCAB, n_embd=t["hidden_size"], n_layer=t["num_hidden_layers"], n_head=t["num_attention_heads"], n_positions=512, bos_token_id=1, eos_token_id=2)
         ),
@@ -83,6 +111,15 @@ def _builders():
             tf.Gemma3Config(vision_config=_vision("siglip").to_dict(), text_config=tf.Gemma3TextConfig(**t, head_dim=16).to_dict(), image_token_index=IMAGE_TOKEN,
                             mm_tokens_per_image=4, boi_token_index=_VIDEO_TOKEN, eoi_token_index=_VISION_START)
         ),
+        # text-only in the tests (their image inputs need tiling metadata); the layouts map them all the same
+        "llava_next": lambda t: tf.LlavaNextForConditionalGeneration(
+            tf.LlavaNextConfig(vision_config=_vision("clip"), text_config=tf.LlamaConfig(**t), image_token_index=IMAGE_TOKEN, image_grid_pinpoints=[[32, 32]])
+        ),
+        "llava_onevision": lambda t: tf.LlavaOnevisionForConditionalGeneration(
+            tf.LlavaOnevisionConfig(vision_config=_vision("siglip").to_dict(), text_config=tf.Qwen2Config(**t).to_dict(), image_token_index=IMAGE_TOKEN,
+                                    video_token_index=_VIDEO_TOKEN, image_grid_pinpoints=[[32, 32]])
+        ),
+        "mllama": _mllama,
         "qwen2_vl": lambda t: _qwen_vl(tf.Qwen2VLForConditionalGeneration, tf.Qwen2VLConfig, qwen2_vl_vision, t),
         "qwen2_5_vl": lambda t: _qwen_vl(tf.Qwen2_5_VLForConditionalGeneration, tf.Qwen2_5_VLConfig, qwen25_vl_vision, t),
         "idefics3": lambda t: tf.Idefics3ForConditionalGeneration(tf.Idefics3Config(vision_config=_vision("siglip").to_dict(), text_config=tf.LlamaConfig(**t), image_token_id=IMAGE_TOKEN, scale_factor=2)),

@@ -61,9 +61,18 @@ _QK_NORM = {"self_attn.q_norm": None, "self_attn.k_norm": None}
 _SANDWICH = {"input_layernorm": _ATTN_IN, "pre_feedforward_layernorm": _MLP_IN, "post_attention_layernorm": None, "post_feedforward_layernorm": None}
 #: Per ``model_type``: every norm inside a layer and the linear maps that read it (``None``: Output-Norm).
 NORM_TABLE: dict[str, dict[str, tuple[str, ...] | None]] = {
-    "llama": _PRE_NORM, "mistral": _PRE_NORM, "qwen2": _PRE_NORM, "gemma": _PRE_NORM,
+    "llama": _PRE_NORM, "mistral": _PRE_NORM, "qwen2": _PRE_NORM, "gemma": _PRE_NORM, "granite": _PRE_NORM,
     "qwen3": {**_PRE_NORM, **_QK_NORM}, "gemma2": _SANDWICH, "gemma3_text": {**_SANDWICH, **_QK_NORM},
+    "gemma3": {**_SANDWICH, **_QK_NORM},  # the Gemma 3 VLM's language model
+    # OLMo 2 normalises only *after* each sublayer (and q, k): every norm inside a layer is an Output-Norm
+    "olmo2": {"post_attention_layernorm": None, "post_feedforward_layernorm": None, **_QK_NORM},
+    # Phi-3 fuses q/k/v and gate/up into one projection each: γ folds into them, but HG has no branches to split
+    "phi3": {"input_layernorm": ("self_attn.qkv_proj",), "post_attention_layernorm": ("mlp.gate_up_proj",)},
+    # Mixtral's pre-MLP norm is read by the router and by the experts (3-D weight tensors, not nn.Linear)
+    "mixtral": {"input_layernorm": _ATTN_IN, "post_attention_layernorm": ("mlp.gate", "mlp.experts")},
 }
+#: Projections that hold several branches in one matrix (HG cannot give them separate γ).
+_FUSED = ("qkv_proj", "gate_up_proj")
 
 
 # --------------------------------------------------------------------------------------- γ forms
@@ -175,12 +184,32 @@ def _table(model: nn.Module) -> dict:
     return NORM_TABLE[model_type]
 
 
-def _decoder(model: nn.Module) -> nn.Module:
-    for path in ("model", ""):
-        sub = model.get_submodule(path) if path else model
+def _decoder_path(model: nn.Module) -> str:
+    for path in ("model", "", "model.language_model"):
+        try:
+            sub = model.get_submodule(path) if path else model
+        except AttributeError:
+            continue
         if hasattr(sub, "layers") and hasattr(sub, "norm"):
-            return sub
+            return path
     raise ValueError(f"{type(model).__name__} has no decoder with `.layers` and `.norm`; norm surgery needs a causal LM such as LlamaForCausalLM")
+
+
+def _decoder(model: nn.Module) -> nn.Module:
+    path = _decoder_path(model)
+    return model.get_submodule(path) if path else model
+
+
+def _linear_consumers(model: nn.Module, info: "NormInfo", what: str) -> list:
+    """The linear maps reading an Input-Norm, or a clear error for what ``what`` cannot handle."""
+    out = []
+    for name in info.followed_by:
+        lin = model.get_submodule(name)
+        if not isinstance(lin, nn.Linear):
+            raise ValueError(f"{what} rewrites the linear maps that read {info.name}, but {name} is a {type(lin).__name__}, not nn.Linear "
+                             f"(e.g. Mixtral's experts are 3-D weight tensors); classify_norms, reset_gamma and param_groups work on this model")
+        out.append((name, lin))
+    return out
 
 
 def _is_tied(model: nn.Module) -> bool:
@@ -192,7 +221,8 @@ def classify_norms(model: nn.Module) -> list[NormInfo]:
     """Every normalisation layer of a causal LM, classified as Input-Norm or Output-Norm (see module doc)."""
     model = _unwrap(model)
     table, dec = _table(model), _decoder(model)
-    prefix = "model." if dec is not model else ""
+    path = _decoder_path(model)
+    prefix = f"{path}." if path else ""
     out = []
     for i in range(len(dec.layers)):
         found = {n for n, m in dec.layers[i].named_modules() if n and ("norm" in type(m).__name__.lower()) and "." not in n.replace("self_attn.", "")}
@@ -278,9 +308,17 @@ def apply_variant(model: nn.Module, variant: NormVariant | dict | None = None, *
     if getattr(model, "norm_variant", NormVariant()) != NormVariant():
         raise ValueError(f"model already has the norm variant {model.norm_variant}; apply variants to a stock model")
     infos = classify_norms(model)  # validates the architecture
-    model.norm_variant = variant
     if variant == NormVariant():
+        model.norm_variant = variant
         return model  # the stock model: nothing to change
+    for info in infos:  # check everything before changing anything
+        if info.role == "input" and info.followed_by != ("lm_head",) and (variant.hg or variant.placement != "none"):
+            _linear_consumers(model, info, f"NormVariant(hg={variant.hg}, placement={variant.placement!r})")
+            fused = [n for n in info.followed_by if n.endswith(_FUSED)]
+            if variant.hg and fused:
+                raise ValueError(f"HG gives each branch (q, k, v; gate, up) its own γ, but {model.config.model_type} fuses them into {fused}; "
+                                 "use hg=False here (OR, ER and DP/DNP work)")
+    model.norm_variant = variant
     with torch.no_grad():
         for info in infos:
             norm = model.get_submodule(info.name)
@@ -307,14 +345,13 @@ def fold_gamma(model: nn.Module) -> nn.Module:
     model = _unwrap(model)
     if getattr(model, "norm_variant", NormVariant()) != NormVariant():
         raise ValueError(f"fold_gamma works on stock models; this one has the norm variant {model.norm_variant}")
+    infos = [i for i in classify_norms(model) if i.role == "input"]
+    consumers = {i.name: _linear_consumers(model, i, "fold_gamma") for i in infos}  # every check before the first change
     with torch.no_grad():
-        for info in classify_norms(model):
-            if info.role != "input":
-                continue
+        for info in infos:
             norm = model.get_submodule(info.name)
             gamma = _gamma_of(norm)
-            for lin_name in info.followed_by:
-                lin = model.get_submodule(lin_name)
+            for _, lin in consumers[info.name]:
                 lin.weight.mul_(gamma.to(lin.weight.dtype)[None, :])
             norm.weight.fill_(0.0 if type(norm).__name__.startswith("Gemma") else 1.0)
     return model

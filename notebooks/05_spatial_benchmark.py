@@ -34,8 +34,15 @@
 #
 # Each question comes in three modalities: **TQA** (text only), **VQA** (image and a one-line
 # description) and **VTQA** (image and the full text). Beside SpatialEval's questions, every layout
-# also gets **non-spatial** questions (colour, count, existence) — ScAle's claim is that it improves
-# spatial answers *without hurting these*.
+# also gets **non-spatial** questions (colour, count, existence) — the book's stand-in for the
+# "non-spatial accuracy" ScAle is reported to preserve. A question is asked only in the modalities
+# that can answer it: the text never states a colour, so colour questions are VQA and VTQA only.
+#
+# **How faithful.** By default (`fidelity="spatialeval"`) the generator follows the real benchmark
+# where it is known: diagonal directions in Spatial-Map q2, blue maze paths that may run straight
+# (0 turns), the real Spatial-Grid wording, counts of animals that are present, Yes/No questions
+# balanced. `fidelity="book-v1"` reproduces, draw for draw, the items the book's tiny testbeds were
+# trained on (section 5). Section 6 lists what still differs from the real set.
 
 # %%
 import os
@@ -80,15 +87,30 @@ plt.show()
 # %% [markdown]
 # ## 2 · What is in it
 #
-# Every layout yields SpatialEval's three question types plus the non-spatial controls, in each
-# modality. The correct option's letter is placed uniformly at random, so always answering "A"
-# scores chance. Layouts are assigned to train / validation / test by a hash of their content:
-# the splits cannot share a layout, whatever seeds produced them.
+# Every layout yields SpatialEval's three question types plus the non-spatial controls, in the
+# modalities that can answer them. The correct option's letter is placed uniformly at random, so
+# always answering "A" scores chance. Layouts are assigned to train / validation / test by a hash
+# of **what each modality shows** (`spatial.split_key`): two mazes that differ only in the colour of
+# their path look the same in TQA, so they land in the same split — no test item is seen, in any
+# form, in training.
 
 # %%
 frame = pd.DataFrame([dict(task=i.task, qtype=i.qtype, kind=i.kind, modality=i.modality, letter=i.answer_letter, options=len(i.options)) for i in items])
 composition = frame[frame.modality == "tqa"].pivot_table(index="task", columns="qtype", values="options", aggfunc="size", fill_value=0)
 composition
+
+# %% [markdown]
+# A control question is only informative when guessing cannot pass it. The **majority rate** — the
+# accuracy of always giving the most common answer — is the floor to compare any accuracy on it with:
+
+# %%
+controls = [i for i in items if i.modality == "vqa"]
+majority = pd.DataFrame([dict(task=t, qtype=q, items=len(g), majority_rate=spatial.majority_rate(g))
+                         for (t, q), g in pd.Series(controls).groupby([[i.task for i in controls], [i.qtype for i in controls]])])
+legacy_exist = spatial.generate_items("spatial_grid", sl.pick(500, 40), modalities=("vqa",), qtypes=("exist",), fidelity="book-v1")
+print(majority.round(2).to_string(index=False))
+print(f"\nthe testbeds' Spatial-Grid existence control (fidelity='book-v1'): always 'Yes' scores {spatial.majority_rate(legacy_exist):.2f} — "
+      "read its accuracies against that, not against 0.5")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -107,10 +129,14 @@ plt.show()
 #
 # It also asks a sharper question of Spatial-Map: **does the text actually determine the answer?**
 # Relations such as "B is to the Southwest of A" give strict orders along the north–south and
-# east–west axes; an answer is determined only when the transitive closure of those orders decides
-# it. SpatialEval's own Spatial-Map items do not always pass this test; neither do ours, unless
-# asked to (`identifiable_only=True`). TQA accuracy on undetermined items measures guessing, not
-# reasoning.
+# east–west axes. A fact is decided when the closure orders the pair on the axes it needs — or
+# orders them *the wrong way on one axis*, which already rules it out. Texts of SpatialEval's form
+# (the first place "in the map", every later one related to one or two earlier ones) need not
+# determine the answer; ours are flagged `text_ambiguous` when they do not (`identifiable_only=True`
+# drops them), and a test checks the flag against an exhaustive enumeration of every ordering the
+# text allows. Whether the real dataset has such items we cannot check offline:
+# `text_determines_answer` will tell on its TQA items where the hub is reachable. TQA accuracy on
+# undetermined items measures guessing, not reasoning.
 
 # %%
 start = time.perf_counter()
@@ -125,16 +151,23 @@ print(ambiguity.round(2).to_string())
 # %% [markdown]
 # ## 4 · Scoring
 #
-# The tiny model answers with a letter, scored strictly (`score_strict`: the letter alone or first,
-# followed by punctuation). Real models write free text; `score_lenient` reads it the way
-# SpatialEval's scripts do — a letter, else the one option named, else the first number or yes/no.
+# Three ways to score, for three kinds of answer. A letter answer is scored strictly
+# (`score_strict`: the letter alone or first, followed by punctuation). Real models asked the real
+# benchmark's way (`item.prompt(style="spatialeval")`: "Please answer the following
+# multiple-choice question … Available options: …") write free text; SpatialEval scores it by
+# **exact match** on the answer (`score_exact`: the first sentence, without "Answer:" or a leading
+# letter, must be the answer's text or its letter). `score_lenient` is more forgiving — a letter,
+# else the one option named, else the first number or yes/no. (The tiny testbed answers with the
+# option's word and is scored over its options: section 5.)
 
 # %%
 demo = next(i for i in items if i.task == "spatial_grid" and i.qtype == "q1" and i.modality == "tqa")
 print(demo.prompt(), "\n")
-for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The answer is {demo.answer_letter}.",
+print(demo.prompt(style="spatialeval"), "\n")
+for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The answer is {demo.answer_letter}.", f"{demo.answer.capitalize()}. It sits in the corner.",
                  f"I believe it is a {demo.answer}.", "It is hard to say."]:
-    print(f"{response!r:40} strict: {spatial.score_strict(response, demo)!s:5}  lenient: {spatial.score_lenient(response, demo)}")
+    print(f"{response!r:42} strict: {spatial.score_strict(response, demo)!s:5}  exact: {spatial.score_exact(response, demo)!s:5}  "
+          f"lenient: {spatial.score_lenient(response, demo)}")
 
 # %% [markdown]
 # ## 5 · The tiny VLM that notebooks 01 and 02 adapt
@@ -142,17 +175,22 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
 # The real SpatialEval and real VLM weights cannot be downloaded here, so the book trains its own
 # vision-language model: a real `LlavaForConditionalGeneration` (a 2-layer CLIP tower, one 8-px patch
 # per grid cell with fixed 2D sin-cos positions; a 4-layer Llama with 8 heads per layer), built from a
-# small config and trained on this CPU in minutes by `python -m scale_lib.testbed`. The checkpoint
-# ships with the book (`scale_lib/checkpoints/tiny_vlm`, safetensors + JSON).
+# small config and trained on this CPU in minutes by `python -m scale_lib.testbed --seed N`. Seven
+# checkpoints ship with the book (`scale_lib/checkpoints/tiny_vlm/seedN`, safetensors + JSON): the
+# same recipe with seven pretraining seeds, because one trained model is one random draw (notebook
+# 02, section 6). Below is seed 0, the one the recipe was chosen on. The testbeds saw the benchmark
+# as it was when they were made (`fidelity="book-v1"`, pinned in `testbed.TESTBED_FIDELITY`).
 #
-# **What it can and cannot learn.** In ten CPU minutes, this model learns the **Spatial-Grid**
-# position questions — which animal is in a corner (q1), at row *r*, column *c* (q2) — and the
-# non-spatial controls on the same images (is there a …? how many kinds …?). We measured that it
-# does *not* learn Spatial-Map (binding twelve place names to their icons stayed at chance in every
-# recipe we tried) or Maze-Nav's turn counting, and that answering with option **letters** kept even
-# the grid questions at chance — so the tiny model reads the question with its options and
-# **answers with the option's word**, scored strictly (the argmax over the item's own options).
-# Those tasks and the letter format are still generated, for real models.
+# **What it can and cannot learn.** This model learns one **Spatial-Grid** position question —
+# which animal is in a given corner (q1), a four-way look-up — and the non-spatial controls on the
+# same images (is there a …? how many kinds …?). That is far from SpatialEval's multi-hop relations
+# and turn counting. We measured that it does *not* learn, in a budget of minutes, the
+# row-and-column question (q2: 0.30–0.37 against 0.25), Spatial-Map (binding twelve place names to
+# their icons stayed at chance in every recipe we tried) or Maze-Nav's turn counting, and that
+# answering with option **letters** kept even the corner question at chance — so the tiny model
+# reads the question with its options and **answers with the option's word**, scored strictly (the
+# argmax over the item's own options). Those tasks and the letter format are still generated, for
+# real models.
 #
 # **A latent skill.** The ScAle paper argues that real VLMs *have* spatial knowledge they fail to
 # use. We build that situation on purpose: pretrain on spatial and non-spatial questions, then tune
@@ -191,7 +229,16 @@ print(f"spatial accuracy: {tb_record['before_tuning']['spatial']:.3f} after pret
       f"(recorded when the checkpoint was made: {tb_record['after_tuning']['spatial']:.3f}); non-spatial {tb_acc['nonspatial']:.3f}")
 
 # %% [markdown]
-# ## 6 · Exercise
+# ## 6 · What still differs from the real SpatialEval
+#
+# Every known deviation of `fidelity="spatialeval"` from the real benchmark, as the library
+# records it (`spatial.DEVIATIONS`):
+
+# %%
+print(pd.Series(spatial.DEVIATIONS, name="deviation").rename_axis("what").to_string())
+
+# %% [markdown]
+# ## 7 · Exercise
 #
 # Count the turns yourself. How many **right** turns (clockwise changes of heading, as seen on
 # the screen) does the path below take from S to E?
@@ -203,7 +250,7 @@ answer = None  # your answer: an int
 check("right turns", answer, int(maze.answer), explanation="walk from S along the X cells; a right turn is up→right, right→down, down→left or left→up.")
 
 # %% [markdown]
-# ## 7 · Checked
+# ## 8 · Checked
 
 # %%
 metrics = dict(
@@ -212,6 +259,8 @@ metrics = dict(
     check_seconds=check_seconds,
     map_text_determined_fraction=float(pd.Series([spatial.text_determines_answer(i) for i in map_spatial]).mean()),
     testbed_pretrain_seconds=tb_record["pretrain_seconds"],
+    yes_no_majority_rate_max=float(majority[majority.qtype.isin(["exist"]) | ((majority.task == "maze_nav") & (majority.qtype == "q2"))].majority_rate.max()),
+    testbed_exist_majority_rate=spatial.majority_rate(legacy_exist),
     testbed_spatial_acc_before_tuning=tb_record["before_tuning"]["spatial"],
     testbed_spatial_acc_frozen=tb_acc["spatial"],
     testbed_nonspatial_acc_frozen=tb_acc["nonspatial"],
@@ -220,10 +269,10 @@ sl.save_metrics(NB, metrics)
 print(metrics)
 assert problems == [], "the independent checker must agree with every generated answer"
 assert abs(tb_acc["spatial"] - tb_record["after_tuning"]["spatial"]) <= 0.01, "the shipped testbed must reproduce its recorded accuracy"
-assert tb_record["pretrain_seconds"] < 600, "pretraining the testbed must take at most 10 minutes"
 assert tb_record["before_tuning"]["spatial"] - tb_acc["spatial"] > 0.1, "tuning on non-spatial questions should make the spatial skill latent"
 assert tb_acc["nonspatial"] > 0.9, "the frozen testbed must still answer the non-spatial controls"
 letters = frame[(frame.kind == "spatial") & (frame.options == 4)].letter.value_counts(normalize=True)
 if not FAST:
     assert letters.min() > 0.2, "correct letters must be spread near-uniformly"
-    assert 0 < metrics["map_text_determined_fraction"] < 1, "some map texts determine the answer and some do not, as in SpatialEval"
+    assert 0 < metrics["map_text_determined_fraction"] < 1, "some map texts of SpatialEval's form determine the answer and some do not"
+    assert metrics["yes_no_majority_rate_max"] <= 0.55, "every Yes/No question type must be balanced"

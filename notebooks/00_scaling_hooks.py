@@ -92,13 +92,20 @@ print(repr(corpus.decode(sample[0])))
 # %% [markdown]
 # ## 2 · Where the sites are: the model map
 #
-# `sl.model_map(model)` finds, for any supported architecture (Llama, Qwen2/3, Gemma 1–3, GPT-2,
-# BERT, LLaVA, Qwen2-VL, Qwen2.5-VL, Idefics3/SmolVLM, PaliGemma), the three places ScAle touches:
+# `sl.model_map(model)` finds, for every architecture in `sl.LAYOUTS` (over thirty families, from
+# Llama, Mistral and Qwen to Gemma, OLMo, Falcon, GPT-2, BERT and a dozen VLMs — the README lists
+# them), the three places ScAle touches:
 #
 # * the **attention output projection** (`o_proj`): its *input* is the 8 head outputs side by side,
 #   `(batch, seq, 8 × 16)`, so viewing it as `(batch, seq, 8, 16)` gives every head separately;
 # * the **attention output** (what `o_proj` adds to the residual stream);
 # * the **MLP output**.
+#
+# On a few families the block's contribution is not the projection's output: Gemma 2/3 and OLMo 2
+# normalise each sublayer's output *before* adding it to the residual stream. There the attention
+# and MLP sites sit after that norm — otherwise the norm would divide any scale back out — and
+# heads keep only their relative weights (scaling every head of a layer by one number changes
+# nothing). `print(sl.model_map(model))` says so for such a model.
 
 # %%
 mm = sl.model_map(model)

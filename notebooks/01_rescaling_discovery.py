@@ -31,8 +31,9 @@
 # | 1 | one question, one head switched off: the answer distribution moves |
 # | 2 | layer × scale heatmaps for attention and MLP outputs, spatial vs non-spatial |
 # | 3 | every head at the most sensitive layers: which heads carry spatial answers, which the rest |
-# | 4 | an explorer that answers in a fraction of a second, thanks to cached prompts |
-# | 5 | the same idea on a pretrained MiniLM: rescaling changes how much it notices who is left of whom |
+# | 4 | the same discovery on seven independently pretrained testbeds: what holds beyond one draw |
+# | 5 | an explorer that answers in a fraction of a second, thanks to cached prompts |
+# | 6 | the same idea on a pretrained MiniLM: rescaling changes how much it notices who is left of whom |
 #
 # Every sweep runs each prompt's prefix **once**: only the last position is scaled, and the model
 # is causal, so nothing before the last token changes (`scale_lib.sweep`; the test suite checks it
@@ -58,6 +59,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from tqdm.auto import tqdm
 
 import scale_lib as sl
 from scale_lib import minilm, testbed
@@ -169,12 +171,14 @@ print(wide.reindex(wide.spatial.abs().sort_values(ascending=False).index).head(8
 print(f"{len(head_sites) * len(head_scales)} settings in {head_seconds:.1f} s")
 
 # %% [markdown]
-# **What the maps say.** The corner answer leans on a few heads of the first two layers: switching
-# one of them off at the last token costs up to 17 points of spatial accuracy while the non-spatial
-# answers do not move — the heads are *selective*. Some changes even help (switching off L0.H5 gains
-# 5 points): the skill was weakened by the non-spatial tuning, and a single scale can undo part of
-# that. That is the observation ScAle turns
-# into an adapter (notebook 02): learn one bounded scale per head instead of trying them by hand.
+# **What the maps say** (about this one testbed; section 4 asks whether it holds on others). The
+# corner answer leans on a few heads: switching one of them off at the last token costs many points
+# of spatial accuracy while the non-spatial answers move by at most a point or two — such heads are
+# *selective* (the table above lists the largest effects). Some changes even help a little: the
+# skill was weakened by the non-spatial tuning, and a single scale can undo a small part of that.
+# That is the observation ScAle turns into an adapter (notebook 02): learn one bounded scale per
+# head instead of trying them by hand. Each cell is an accuracy over about 250 items, so a change
+# of ±0.03 is within test-set noise (one standard error is about 0.03 at 0.7 accuracy).
 
 # %% [markdown]
 # **Cached vs naive.** The sweeps above ran each prompt's prefix once. The naive way runs the whole
@@ -195,7 +199,67 @@ assert fast_sweep.accuracy.equals(slow_sweep.accuracy), "the cached sweep must g
 print(f"naive {naive_seconds:.2f} s, cached {cached_seconds:.2f} s: {sweep_speedup:.1f}× faster, identical accuracies")
 
 # %% [markdown]
-# ## 4 · Explore
+# ## 4 · One testbed, or every testbed?
+#
+# The numbers above describe **one** testbed: one pretraining seed. The book ships seven made
+# with the same recipe (notebook 02, section 6, says why; seed 0, used above, is the one the
+# recipe was chosen on). Here is the same discovery on each of them — the first layer's attention
+# switched off, and over heads: the largest loss from a *selective* head (non-spatial accuracy
+# within 2 points) and the largest gain any single head at × 0 or × 2 buys with non-spatial within
+# 2 points (`scale_lib.latent.discovery`).
+
+# %%
+from scale_lib import latent
+
+TESTBEDS = sl.pick(testbed.TESTBED_SEEDS, (0, 1))
+rows_tb = []
+for s in tqdm(TESTBEDS, desc="testbeds", disable=FAST):
+    m_s, tok_s, rec_s = testbed.load_testbed(seed=s)
+    test_s = testbed.encode_items(testbed.testbed_items(sl.pick(250, 40), "test", seed=rec_s["seed"]), tok_s)
+    _, summ = latent.discovery(m_s, test_s)
+    rows_tb.append(dict(testbed=s, frozen_spatial=testbed.evaluate(m_s, test_s, tok_s)["spatial"], **summ))
+across = pd.DataFrame(rows_tb).set_index("testbed")
+print(across[["frozen_spatial", "L0_attn_off_spatial", "L0_attn_off_nonspatial", "head_selective_drop", "head_selective_drop_site",
+              "head_best_gain", "head_best_gain_site", "head_best_gain_nonspatial"]].round(3).to_string())
+
+fig, ax = plt.subplots(figsize=(10, 3.4))
+x = np.arange(len(across))
+w = 0.2
+ax.bar(x - 1.5 * w, across.L0_attn_off_spatial, w, label="L0.attn × 0: spatial", color=sl.PALETTE[0])
+ax.bar(x - 0.5 * w, across.L0_attn_off_nonspatial, w, label="L0.attn × 0: non-spatial", color=sl.PALETTE[0], alpha=0.45)
+ax.bar(x + 0.5 * w, across.head_selective_drop, w, label="most harmful selective head: spatial", color=sl.PALETTE[3])
+ax.bar(x + 1.5 * w, across.head_best_gain, w, label="best single head: spatial gain", color=sl.PALETTE[2])
+for i, r in enumerate(across.itertuples()):
+    ax.annotate(r.head_selective_drop_site.replace(" x ", "×"), (i + 0.5 * w, r.head_selective_drop), textcoords="offset points", xytext=(0, -10),
+                ha="center", fontsize=7)
+ax.axhline(0, color="k", lw=0.8)
+ax.set(xticks=x, xticklabels=[f"{s}*" if s == testbed.RECIPE_SEED else str(s) for s in across.index], xlabel="testbed seed (* the testbed used above; the recipe was chosen on an earlier run of seed 0)",
+       ylabel="Δ accuracy", title="The discovery on every testbed: one site scaled at the last token")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+sl.save_figure(fig, NB, "across_testbeds")
+plt.show()
+
+# %%
+claims01 = pd.DataFrame({
+    "L0.attn × 0 costs spatial more than non-spatial": across.L0_attn_off_spatial < across.L0_attn_off_nonspatial,
+    "a selective head costs ≥ 5 points": across.head_selective_drop <= -0.05,
+    "some site moves spatial accuracy ≥ 5 points": across.L0_attn_off_spatial.abs() >= 0.05,
+})
+print("claims about every testbed, written before the other testbeds were swept:")
+print(claims01.replace({True: "holds", False: "FAILS"}).to_string())
+
+# %% [markdown]
+# **What holds beyond one draw.** The observation the paper starts from holds on every testbed:
+# scaling one block at the last token moves spatial accuracy by many points. The details do not.
+# *Which* head is the selective one differs from testbed to testbed (last table column of the
+# first table), so a sentence like "head L0.H1 carries the corner answer" is about one trained
+# model. Selectivity itself varies: on some testbeds switching off the first layer's attention
+# costs the non-spatial questions *more* than the spatial one, and on one the most selective head
+# costs only a couple of points. Two of the three claims we wrote down before sweeping these
+# testbeds failed somewhere (the holds/FAILS table); we report them rather than drop them.
+
+# %% [markdown]
+# ## 5 · Explore
 #
 # Pick a site and a scale; accuracy per group and the example's answer distribution update from the
 # cached prompts (no prefix is recomputed). The default — the first layer's attention switched
@@ -230,7 +294,7 @@ sl.explorer(draw_explorer, save=(NB, "explorer"), site=widgets.Dropdown(options=
             scale=widgets.FloatSlider(value=0.0, min=0.0, max=3.0, step=0.25))
 
 # %% [markdown]
-# ## 5 · A real pretrained transformer: MiniLM and who is left of whom
+# ## 6 · A real pretrained transformer: MiniLM and who is left of whom
 #
 # The tiny VLM was trained here; is the effect an artefact of toy models? all-MiniLM-L6-v2 is a
 # pretrained sentence encoder (6 layers × 12 heads), installed from PyPI as a package — no hub
@@ -263,7 +327,7 @@ else:
     minilm_max_delta = float("nan")
 
 # %% [markdown]
-# ## 6 · Exercises
+# ## 7 · Exercises
 #
 # **Exercise 1 — the most important head.** Which head, switched off at the last token, hurts the
 # spatial answers most? Answer with its site name, e.g. `"L2.H5"` (use the `heads` table).
@@ -285,7 +349,7 @@ check("exercise 2", answer_2, "off" if abs(last_attn[0.0]) > abs(last_attn[2.0])
       explanation=f"measured: × 0 changes spatial accuracy by {last_attn[0.0]:+.2f}, × 2 by {last_attn[2.0]:+.2f}.")
 
 # %% [markdown]
-# ## 7 · Checked
+# ## 8 · Checked
 #
 # The observation that motivates ScAle, as numbers (`figures/01_rescaling_discovery/metrics.json`):
 # the largest change of spatial accuracy from scaling one site at the last token, and what the same
@@ -306,6 +370,13 @@ metrics = dict(
     nonspatial_delta_at_best_gain=float(gain.nonspatial),
     widget_update_seconds=widget_update_seconds,
     minilm_max_delta=minilm_max_delta,
+    testbed_seeds=[int(x) for x in across.index],
+    L0_attn_off_spatial_by_testbed=[float(x) for x in across.L0_attn_off_spatial],
+    L0_attn_off_nonspatial_by_testbed=[float(x) for x in across.L0_attn_off_nonspatial],
+    selective_head_drop_by_testbed=[float(x) for x in across.head_selective_drop],
+    selective_head_by_testbed=list(across.head_selective_drop_site),
+    best_head_gain_by_testbed=[float(x) for x in across.head_best_gain],
+    claims_hold_by_testbed={c: [bool(v) for v in claims01[c]] for c in claims01},
     notebook_seconds=time.perf_counter() - NOTEBOOK_START,
 )
 sl.save_metrics(NB, metrics)
@@ -316,3 +387,7 @@ if not FAST:
     assert abs(at_max.spatial) >= 0.05, "some single site should move spatial accuracy by several points"
     assert abs(at_max.nonspatial) < abs(at_max.spatial), "...while non-spatial accuracy moves less"
     assert sweep_speedup > 3, "the cached sweep should be much faster than the naive one"
+    # across testbeds: of the claims written down before the other testbeds were swept, the first two
+    # FAILED on some testbeds (claims_hold_by_testbed in metrics.json; section 4 says so) and are not asserted.
+    # What section 4 says holds everywhere, with this section's own threshold of 5 points:
+    assert claims01["some site moves spatial accuracy ≥ 5 points"].all(), "on every testbed one block scaled at the last token moves spatial accuracy by >= 5 points"

@@ -31,22 +31,28 @@
 #   chosen so that `s = 1` exactly at the start: the adapted model begins as the frozen one;
 # * they are trained with the cross-entropy of the answer token, on spatial questions.
 #
-# The paper reports that this recovers a substantial fraction of LoRA's gain with about a thousandth
+# The paper reports that this recovers a substantial fraction of LoRA's gain with a tiny fraction
 # of its parameters, while non-spatial accuracy stays where it was. This notebook puts that claim
 # to the test on the book's tiny vision-language model, against LoRA, (IA)³, a linear probe and full
-# fine-tuning, all on the same data, batches and number of steps.
+# fine-tuning, all on the same data, batches and number of steps — first on one testbed, up close,
+# then on six more, pretrained independently. **What it finds:** on one testbed ScAle can look
+# strong; across testbeds its gain ranges from slightly negative to large, and its mean is not
+# reliably above zero. Section 7 shows why: the tuning that hid the skill mostly changed *where*
+# the last token looks, and ScAle can only change *how much* each head's output counts.
 #
 # | section | what |
 # |---|---|
 # | 1 | the adapter on the testbed: its sites, its parameter count, identity at the start |
 # | 2 | the prefix-cached trainer: why a step costs about one token, checked against the plain path |
 # | 3 | training ScAle, and why it also sees non-spatial questions here |
-# | 4 | ScAle vs frozen, LoRA r=1/r=4, (IA)³, a linear probe and full fine-tuning, over seeds |
+# | 4 | ScAle vs frozen, LoRA r=1/r=4, (IA)³, a linear probe and full fine-tuning, on one testbed |
 # | 5 | what was learned: the coefficients as a layers × heads map, accuracy per question type |
-# | 6 | an explorer: retrain with another bound, other layers or other data |
-# | 7 | exercises |
-# | 8 | the same code on a real hub VLM and the real SpatialEval (opt-in, GPU; not run here) |
-# | 9 | checked: the claim as assertions |
+# | 6 | **one testbed is one draw**: ScAle vs LoRA r=1 on seven independently pretrained testbeds |
+# | 7 | why ScAle's share varies: what kind of damage the tuning did |
+# | 8 | an explorer: retrain with another bound, other layers or other data |
+# | 9 | exercises |
+# | 10 | the same code on a real hub VLM and the real SpatialEval (opt-in, GPU; not run here) |
+# | 11 | checked: the claims as assertions |
 #
 # **Where the paper is silent, our choices** (the docstrings of `scale_lib.scale` and
 # `scale_lib.adapt` give the details): one coefficient per head at the input of the attention
@@ -185,15 +191,15 @@ plt.show()
 # for the same number of steps, with the same loss (the probe's: over each item's options), scored
 # the same way (the argmax over the item's own options). LoRA and (IA)³ adapt the language model only (peft); the linear probe is a new head
 # from the last hidden state to the answer words seen in training (the classic VQA answer
-# classifier); full fine-tuning trains every weight. ScAle and LoRA r=1 — the pair the
-# paper compares — run over three seeds (minibatch order, and LoRA's initialisation); a seed changes
-# ScAle only through the order it sees batches in. The testbed only sees images, so its one
+# classifier); full fine-tuning trains every weight. ScAle runs over three seeds; a seed changes
+# ScAle only through the order it sees batches in — it does **not** change the testbed, which is
+# why section 6 repeats the comparison on other testbeds. The testbed only sees images, so its one
 # modality is VQA, and its one task Spatial-Grid; the per-question columns split the task.
 
 # %%
 SEEDS = sl.pick((0, 1, 2), (0,))
 methods = ("frozen", "scale", "lora_r1", "lora_r4", "ia3", "linear_probe", "full_ft")
-comparison = compare(model, train, test, methods, seeds=(0,), seeds_for={"scale": SEEDS, "lora_r1": SEEDS}, steps=STEPS,
+comparison = compare(model, train, test, methods, seeds=(0,), seeds_for={"scale": SEEDS}, steps=STEPS,
                      names=testbed.QTYPE_NAMES, progress=not FAST)
 summary = comparison.summary()
 LABELS = {"frozen": "frozen", "scale": "ScAle", "lora_r1": "LoRA r=1", "lora_r4": "LoRA r=4", "ia3": "(IA)³", "linear_probe": "linear probe",
@@ -249,10 +255,13 @@ sl.save_figure(fig, NB, "sweep_agreement")
 plt.show()
 
 # %% [markdown]
-# The heads a sweep says to amplify (right) tend to be amplified, those it says to damp (left)
-# damped — but only loosely. ScAle also moves heads whose single change does nothing: coefficients
-# act *jointly*, and damping several layer-2 and layer-3 heads together matters where damping one
-# does not. A sweep finds where to look; training finds the combination.
+# If ScAle simply followed the sweep, the points would rise from left to right: heads a sweep says
+# to amplify amplified, those it says to damp damped. The title's ρ says how far that holds here —
+# loosely at best. ScAle also moves heads whose single change does nothing: the
+# coefficients are trained *jointly*, and some sit near the bounds 0 or 2 — Adam's steps barely
+# depend on a gradient's size, so a coefficient with a tiny gradient can still drift far. Read the
+# map as "what this one training run settled on", not as importance. A sweep finds where to look;
+# training finds a combination.
 
 # %%
 per_q = comparison.per_question().replace({"method": LABELS})
@@ -266,18 +275,212 @@ plt.show()
 
 # %% [markdown]
 # **Reading the table and the bars.** The corner question is where the methods differ; the two
-# non-spatial questions stay near 1.00 for every method, since every method also saw them. LoRA,
-# (IA)³ and full fine-tuning bring the corner question back entirely; ScAle brings back about three
-# quarters of it with 36 numbers, because the skill was lost in *how much* each head's output counts
-# at the last token, which is exactly what ScAle can change. The linear probe, with 47 times ScAle's
-# parameters, gets about as far: the answer is largely readable from the final hidden state already,
-# and what is missing needs a change *inside* the network. When the same pretrained model is instead tuned on
-# every weight (the book's first testbed), the image features erode too, and ScAle recovered only
-# 6–20 % of LoRA's gain (`scale_lib.testbed` docstring has the table): scalars on the last token
-# re-weight what is there; they cannot rebuild what is gone.
+# non-spatial questions stay near 1.00 for every method, since every method also saw them. LoRA r=4,
+# (IA)³ and full fine-tuning bring the corner question back (almost) entirely; LoRA r=1 at the
+# book's learning rate gets most of the way; ScAle, with 36 numbers, recovers the fraction of LoRA
+# r=1's gain printed above — a real gain on this testbed (its fixed items far outnumber the broken
+# ones), but a partial one. The linear probe, with 47 times ScAle's parameters, lands close to
+# ScAle: part of the answer is readable from the final hidden state already, and the rest needs a
+# change *inside* the network. How the skill was damaged decides what can undo it: when the first
+# testbed was tuned on **every** weight, the image features eroded too, and ScAle recovered only
+# 6 % of LoRA's gain (27 % when every language-model weight was tuned; `scale_lib.testbed`'s
+# docstring has the table) — scalars on the last token re-weight what is there; they cannot rebuild
+# what is gone. But is this testbed's number a property of the recipe, or of one draw? Section 6.
 
 # %% [markdown]
-# ## 6 · Explore: another bound, other layers, other data
+# ## 6 · One testbed is one draw: ScAle across independently pretrained testbeds
+#
+# Everything above ran on one testbed — one pretraining seed. The "seeds" of section 4 only
+# reorder ScAle's minibatches on that model. But the testbed is itself random: another seed gives
+# other layouts, another initialisation, another minibatch order, and so another model with its
+# own way of having learned (and then half-forgotten) the corner question. Worse, the testbed's
+# recipe was **chosen on seed 0**, among four recipes, by ScAle's share of LoRA's gain
+# (`scale_lib.testbed`'s docstring has the table). A number measured on the draw that chose the
+# recipe is not evidence for the recipe.
+#
+# So the book ships seven testbeds made with the same recipe (`python -m scale_lib.testbed --seed N`
+# remakes any of them): seed 0 (the one above) and seeds 1–6, made after the recipe was fixed and
+# **never used to choose anything**. (Even seed 0 is a new draw: the recipe was chosen on an earlier
+# run of it on another machine, where the corner question stood at 0.81 after tuning and ScAle
+# recovered 74 % of LoRA r=1's gain; `scale_lib.testbed` explains why a regenerated testbed differs.)
+# On each fresh testbed, `scale_lib.latent.study_testbed` runs this chapter's comparison — frozen,
+# ScAle, LoRA r=1, the same data sizes, steps and learning rates — and reports ScAle's share of
+# LoRA's gain with a 95 % paired-bootstrap interval over test items, and, because LoRA's own
+# recovery varies, the share of the accuracy the tuning **took away** (before tuning − frozen) that
+# ScAle gives back.
+#
+# Before these testbeds were trained, we wrote down what a reader should be able to rely on
+# (section 11): on every fresh testbed, (1) ScAle fixes more test items than it breaks, beyond
+# test-set noise; (2) non-spatial accuracy stays within a point; (3) LoRA r=1 recovers part of
+# the skill. Here is what happened.
+
+# %%
+from scale_lib import latent
+
+TESTBEDS = sl.pick(testbed.FRESH_SEEDS, (1, 2))
+study, study_details = latent.across_testbeds(TESTBEDS, n_per_kind=N_PER_KIND, n_test_layouts=sl.pick(250, 40), steps=STEPS, progress=not FAST)
+fresh = study[study.fresh]
+shown = study[["pretrained_spatial", "frozen_spatial", "scale_spatial", "lora_r1_spatial", "share", "share_low", "share_high", "scale_recovers_of_lost",
+               "fixed", "broken", "frozen_nonspatial", "scale_nonspatial"]].copy()
+shown.rename_axis("testbed seed").style.format(precision=3).format({"share": "{:.0%}", "share_low": "{:.0%}", "share_high": "{:.0%}", "scale_recovers_of_lost": "{:.0%}"})
+
+# %%
+share_mean, share_sd = float(fresh.share.mean()), float(fresh.share.std(ddof=1)) if len(fresh) > 1 else float("nan")
+defined = fresh.share.notna()
+gain_mean, gain_se = float(fresh.scale_gain.mean()), float(fresh.scale_gain.std(ddof=1) / np.sqrt(len(fresh))) if len(fresh) > 1 else float("nan")
+from scipy.stats import t as student_t
+
+gain_ci = gain_mean + np.array([-1, 1]) * student_t.ppf(0.975, max(len(fresh) - 1, 1)) * gain_se
+claims = pd.DataFrame({
+    "ScAle fixes more items than it breaks (sign test, 2σ)": fresh.fixed - fresh.broken > 2 * np.sqrt(fresh.fixed + fresh.broken),
+    "non-spatial within 1 point": (fresh.scale_nonspatial - fresh.frozen_nonspatial).abs() <= 0.01,
+    "LoRA r=1 gains": fresh.lora_r1_gain > 0,
+}).rename_axis("testbed")
+print(f"{len(fresh)} fresh testbeds. ScAle's gain over the frozen model: {', '.join(f'{g:+.3f}' for g in fresh.scale_gain)} "
+      f"(mean {gain_mean:+.3f}, 95 % interval over testbeds {gain_ci[0]:+.3f} to {gain_ci[1]:+.3f})")
+print(f"share of LoRA r=1's gain, where LoRA gained: {fresh.share[defined].min():.0%} to {fresh.share[defined].max():.0%} (mean {share_mean:.0%}); "
+      f"undefined on {list(fresh.index[~defined])} (LoRA r=1 gained nothing)")
+print(f"share of the accuracy tuning took away that ScAle gives back: {fresh.scale_recovers_of_lost.min():.0%} to {fresh.scale_recovers_of_lost.max():.0%} "
+      f"(mean {fresh.scale_recovers_of_lost.mean():.0%})")
+print("\nthe claims written down before training these testbeds, per testbed:")
+print(claims.replace({True: "holds", False: "FAILS"}).to_string())
+
+fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.3, 1.1, 1]})
+x = np.arange(len(study))
+labels = [str(s) for s in study.index]
+for key, name, colour, dx in (("frozen_spatial", "frozen", "grey", -0.2), ("scale_spatial", "ScAle", sl.PALETTE[0], 0.0), ("lora_r1_spatial", "LoRA r=1", sl.PALETTE[1], 0.2)):
+    ax1.scatter(x + dx, study[key], color=colour, label=name, zorder=3)
+for i, (_, r) in enumerate(study.iterrows()):
+    ax1.plot([i - 0.2, i, i + 0.2], [r.frozen_spatial, r.scale_spatial, r.lora_r1_spatial], color="lightgrey", zorder=1)
+ax1.scatter(x - 0.3, study.pretrained_spatial, color="k", marker="_", s=200, label="before tuning")
+ax1.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="corner-question accuracy", ylim=(0.35, 1.04),
+        title="spatial accuracy per testbed")
+ax1.legend(loc="lower right", fontsize=9)
+colours = [sl.PALETTE[0]] * len(study)
+ax2.axhline(0, color="k", lw=0.8)
+ax2.bar(x - 0.18, study.scale_gain, 0.36, color=sl.PALETTE[0], label="ScAle − frozen")
+ax2.bar(x + 0.18, study.lora_r1_gain, 0.36, color=sl.PALETTE[1], label="LoRA r=1 − frozen")
+ax2.bar(x - 0.18, study.lost, 0.72, fill=False, edgecolor="k", ls="--", lw=1, label="taken away by tuning")
+for i, r in enumerate(study.itertuples()):
+    ax2.annotate(f"{r.fixed}/{r.broken}", (i - 0.18, max(r.scale_gain, 0)), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=7)
+ax2.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="Δ corner accuracy", title="gains (numbers: items ScAle fixed/broke)")
+ax2.legend(loc="upper right", fontsize=8)
+ax3.axhspan(-1, 1, color="lightgrey", alpha=0.5, label="± 1 point")
+ax3.bar(x, 100 * (study.scale_nonspatial - study.frozen_nonspatial), color=colours)
+ax3.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="points", ylim=(-4, 4), title="non-spatial: ScAle − frozen")
+ax3.legend(loc="lower right", fontsize=9)
+fig.tight_layout()
+sl.save_figure(fig, NB, "across_testbeds")
+plt.show()
+
+# %% [markdown]
+# **What holds across testbeds.** One claim survived: non-spatial accuracy stayed within a point on
+# every testbed — ScAle trained on mixed items does not buy spatial gains with the controls. The
+# other two did not. ScAle's gain over the frozen model ranges from slightly negative to about
+# fifteen points; it clears test-set noise (the sign test) on only some testbeds, and the 95 %
+# interval of its mean over testbeds contains zero (printed above). LoRA r=1, at the learning rate
+# set by hand on the first testbed, recovers most of the skill on four testbeds and little or
+# nothing on two. So "ScAle recovers X % of LoRA's gain" is not one number: where the share is
+# defined it spans a wide range, and every fresh testbed sits well below the 74 % of the run the
+# recipe was chosen on. The left panel also shows something the recipe promised and did not
+# deliver: on two seeds pretraining never learned the corner question well (black marks, before
+# tuning), so there was little to make latent in the first place.
+#
+# This is the chapter's main lesson, and it is about method more than about ScAle: **a number
+# measured on one pretrained model is one draw**, and a recipe chosen by the number it produces will
+# flatter that number on the draw that chose it.
+
+# %% [markdown]
+# ## 7 · Why does the share vary? What kind of damage did tuning do
+#
+# Every testbed was made the same way, yet ScAle brings back very different fractions of the skill.
+# LoRA brings it back almost entirely everywhere, so the skill is never *gone* from the network —
+# the question is what ScAle's few knobs can reach. `scale_lib.latent` measures the damage four ways:
+#
+# * **restore routing / content** — put back the pre-tuning queries and keys of every layer (where
+#   the last token *looks*), or the values and output projections (what the heads *write*), and
+#   score the corner question (`latent.restored`, undone on exit);
+# * **probe** — a linear probe on the last token's final hidden state: is the answer still
+#   readable there? (before tuning it always is);
+# * **best single head** — the most one head at × 0 or × 2 buys back (notebook 01's sweep), with
+#   non-spatial accuracy within 2 points;
+# * **how far tuning moved the heads** — the relative weight change of each head's query, key,
+#   value and output slices.
+
+# %%
+diagnostics = {"restore_routing_spatial": "corner accuracy with the\npre-tuning queries + keys", "restore_content_spatial": "corner accuracy with the\npre-tuning values + outputs",
+               "probe_tuned_spatial": "linear probe on the\ntuned final state", "head_best_gain": "best single-head gain\n(one-head sweep)",
+               "frozen_spatial": "corner accuracy\nafter tuning", "change_routing": "mean relative change,\nqueries + keys"}
+fig, axes = plt.subplots(1, 4, figsize=(14, 3.8), sharey=True)
+correlations = {}
+for ax, key in zip(axes, ["frozen_spatial", "restore_routing_spatial", "probe_tuned_spatial", "head_best_gain"]):
+    rho = study[key].corr(study.scale_recovers_of_lost, method="spearman") if len(study) > 2 else float("nan")  # NaN rows dropped
+    correlations[key] = float(rho)
+    ax.scatter(study[key], study.scale_recovers_of_lost, color=colours, zorder=3)
+    for s, r in study.iterrows():
+        ax.annotate(str(s), (r[key], r.scale_recovers_of_lost), textcoords="offset points", xytext=(4, 2), fontsize=8)
+    ax.set(xlabel=diagnostics[key], title=f"Spearman ρ = {rho:.2f}")
+    ax.title.set_fontsize(10)
+axes[0].set_ylabel("ScAle's share of the lost accuracy")
+axes[0].yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+fig.suptitle("What predicts how much of the lost accuracy ScAle gives back? (one point per testbed)", y=1.02)
+fig.tight_layout()
+sl.save_figure(fig, NB, "share_diagnostics")
+plt.show()
+print(study[["pretrained_spatial", *diagnostics, "scale_spatial", "scale_recovers_of_lost"]].round(3).to_string())
+
+# %%
+fig, ax = plt.subplots(figsize=(9, 3.4))
+bars = {"frozen (after tuning)": "frozen_spatial", "pre-tuning values + outputs restored": "restore_content_spatial",
+        "pre-tuning queries + keys restored": "restore_routing_spatial", "before tuning": "pretrained_spatial"}
+for k, (name, key) in enumerate(bars.items()):
+    ax.bar(x + (k - 1.5) * 0.2, study[key], 0.2, label=name, color=["grey", sl.PALETTE[2], sl.PALETTE[4], "k"][k], alpha=0.9 if k < 3 else 0.35)
+ax.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="corner-question accuracy", ylim=(0.3, 1.02),
+       title="Where is the damage? Put back part of the pre-tuning attention weights")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+sl.save_figure(fig, NB, "damage_location")
+plt.show()
+
+# %%
+lo_seed, hi_seed = study.scale_recovers_of_lost.idxmin(), study.scale_recovers_of_lost.idxmax()
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.4), sharey=True)
+for ax, s in zip(axes, (lo_seed, hi_seed)):
+    ch = study_details[s]["change"].pivot_table(index="layer", columns="head", values="change", aggfunc="mean")
+    sns.heatmap(ch, ax=ax, cmap="Reds", vmin=0, vmax=float(max(study_details[t]["change"].groupby(["layer", "head"]).change.mean().max() for t in (lo_seed, hi_seed))),
+                annot=True, fmt=".2f", annot_kws={"size": 7}, cbar_kws={"label": "relative weight change"})
+    ax.set(title=f"testbed {s}: ScAle gives back {study.scale_recovers_of_lost[s]:.0%} of the lost accuracy", xlabel="head")
+    ax.title.set_fontsize(10)
+fig.suptitle("How far the non-spatial tuning moved each head (mean over its q, k, v and o slices)", y=1.02)
+sl.save_figure(fig, NB, "tuning_change")
+plt.show()
+
+# %% [markdown]
+# **What the diagnostics say** (seven points make correlations exploratory, so read the panels as
+# cases, not laws).
+#
+# * **The damage is mostly in routing.** On most testbeds where pretraining learned the skill,
+#   putting back the pre-tuning queries and keys recovers more of the corner question than putting
+#   back the values and output projections (the bar chart; testbed 3 is the extreme case, where
+#   routing alone restores it almost fully and content alone hardly at all). The non-spatial
+#   tuning mostly changed *where the last token looks*. ScAle multiplies what each head *writes* at the last token; it can turn a
+#   head that now looks in the wrong place down, and one that still looks in the right place up,
+#   but it cannot point a head somewhere else. That caps what 36 scalars can give back.
+# * **Single heads.** The best single-head gain of notebook 01's sweep is a few points at most on
+#   every testbed; where no head helps alone (testbed 3), ScAle did not help either.
+# * **Nothing latent, nothing to unlock.** On the two seeds whose pretraining never learned the
+#   corner question well, even restoring every pre-tuning attention weight brings back little, and
+#   ScAle's share of the lost accuracy is small or negative.
+# * **ScAle lands near a linear readout.** Compare ScAle's accuracy with the linear probe's on the
+#   tuned final state (table above): on every testbed they are close. Re-weighting heads at the
+#   last token gets about as far as reading the final state better — no further.
+#
+# What would make the skill *reliably* latent? A rule fixed in advance — e.g. pretrain until the
+# skill is learned on validation layouts, then tune until a stated drop — and checked on seeds not
+# used to choose it. The book has not done that yet; until then its ScAle claims are the
+# distribution above, not the first testbed's number.
+
+# %% [markdown]
+# ## 8 · Explore: another bound, other layers, other data
 #
 # Retrain ScAle with an upper bound `hi` for `s ∈ (0, hi)`, only some layers, or spatial items only.
 # A retrain takes a few seconds (the prefix cache makes it cheap); results are remembered. The
@@ -315,7 +518,7 @@ sl.explorer(draw_explorer, save=(NB, "explorer"),
             data=widgets.Dropdown(options=["spatial + non-spatial", "spatial only"], value="spatial + non-spatial", description="data"))
 
 # %% [markdown]
-# ## 7 · Exercises
+# ## 9 · Exercises
 #
 # **Exercise 1 — ScAle at 7B.** LLaVA-1.5-7B's language model is a Llama with 32 layers of 32
 # heads. How many coefficients does ScAle train on it (every head and every MLP of every layer)?
@@ -355,7 +558,7 @@ check("exercise 3", answer_3, f"L{layer}.H{head}",
       explanation=f"the largest head coefficient is {c0.iloc[layer, head]:.2f}, at layer {layer}, head {head}.")
 
 # %% [markdown]
-# ## 8 · On a real VLM (opt-in; GPU; not run here)
+# ## 10 · On a real VLM (opt-in; GPU; not run here)
 #
 # **Not run in this book's tests or figures** — it downloads a model and SpatialEval from the
 # Hugging Face hub, which this machine cannot reach. The code is the same library; on a Colab GPU
@@ -379,13 +582,17 @@ else:
     print(f"skipped: set SCALE_LIB_RUN_HUB=1 (or RUN_HUB = True) on a GPU machine with hub access to adapt {HUB_MODEL}")
 
 # %% [markdown]
-# ## 9 · Checked
+# ## 11 · Checked
 #
-# The paper's claim, as assertions on the numbers above (full mode), and the targets recorded in
-# `figures/02_scale_spatial/metrics.json`.
+# The chapter's claims, as assertions on the numbers above (full mode), recorded in
+# `figures/02_scale_spatial/metrics.json`. The assertions were written before the testbeds of
+# section 6 were trained: they state what a reader should be able to rely on — a gain beyond
+# test-set noise on every fresh testbed, non-spatial accuracy within a point — not the share.
+# The share is reported, as a distribution, not asserted.
 
 # %%
 seed_sd = float(gain.std(ddof=1)) if len(gain) > 1 else float("nan")
+fresh_share = [float(x) for x in fresh.share]
 metrics = dict(
     scale_params=scale_params,
     lora_r1_params=lora_params,
@@ -400,20 +607,48 @@ metrics = dict(
     scale_fraction_of_lora_r1_gain=fraction,
     scale_param_fraction_of_lora_r1=scale_params / lora_params,
     scale_spatial_only_nonspatial_acc=float(spatial_only.accuracy(test)["nonspatial"]),
+    scale_spatial_only_spatial_acc=float(spatial_only.accuracy(test)["spatial"]),
     prefix_cache_speedup_512=float(speed["speedup"]),
     prefix_cache_max_grad_diff=float(diffs["max_grad_diff"]),
+    # across independently pretrained testbeds: the fresh seeds (never used to choose anything)
+    testbed_seeds=[int(x) for x in fresh.index],
+    scale_lora_share_by_testbed=fresh_share,
+    scale_lora_share_mean=share_mean,
+    scale_lora_share_sd=share_sd,
+    scale_lora_share_min=float(fresh.share.min()),
+    scale_lora_share_max=float(fresh.share.max()),
+    scale_gain_by_testbed=[float(x) for x in fresh.scale_gain],
+    scale_gain_min_over_testbeds=float(fresh.scale_gain.min()),
+    lora_r1_gain_min_over_testbeds=float(fresh.lora_r1_gain.min()),
+    scale_nonspatial_change_by_testbed=[float(x) for x in (fresh.scale_nonspatial - fresh.frozen_nonspatial)],
+    frozen_spatial_by_testbed=[float(x) for x in fresh.frozen_spatial],
+    scale_recovers_of_lost_by_testbed=[float(x) for x in fresh.scale_recovers_of_lost],
+    scale_gain_mean_over_testbeds=gain_mean,
+    scale_gain_ci95_over_testbeds=[float(x) for x in gain_ci],
+    claims_hold_by_testbed={c: [bool(v) for v in claims[c]] for c in claims},
+    restore_routing_gain_by_testbed=[float(x) for x in fresh.restore_routing_spatial - fresh.frozen_spatial],
+    restore_content_gain_by_testbed=[float(x) for x in fresh.restore_content_spatial - fresh.frozen_spatial],
+    pretrained_spatial_by_testbed=[float(x) for x in fresh.pretrained_spatial],
+    share_spearman_with=correlations,
     notebook_seconds=time.perf_counter() - NOTEBOOK_START,
 )
-metrics["target_fraction_of_lora_r1_gain_met"] = bool(fraction >= 0.60 and scale_params / lora_params <= 0.02)
 sl.save_metrics(NB, metrics)
 for name, value in metrics.items():
     print(f"{name:40} {value:.4g}" if isinstance(value, float) else f"{name:40} {value}")
 
 assert diffs["max_grad_diff"] <= 1e-5 and diffs["max_logit_diff"] <= 1e-5, "the prefix-cached path must match the plain path"
-assert lora_params >= 50 * scale_params, "ScAle must use at least 50x fewer parameters than LoRA r=1"
 if not FAST:
+    # one testbed, up close (seed 0): ScAle helps beyond the noise of its own batch order and of the test items
     assert gain.min() > 0 and gain.mean() > 3 * seed_sd, "ScAle must raise spatial accuracy over the frozen model, well beyond seed noise"
-    assert gain.mean() >= 0.05, "...by several points, not a rounding error"
     net, changed = flips.fixed - flips.broken, flips.fixed + flips.broken
     assert (net > 2 * np.sqrt(changed)).all(), "...and beyond test-set noise: items fixed outnumber items broken (sign test, about 2 sigma)"
-    assert abs(metrics["scale_nonspatial_acc"] - metrics["frozen_nonspatial_acc"]) <= 0.01, "non-spatial accuracy must stay within 1 point"
+    # across the fresh testbeds. Of the three claims written down before they were trained (section 6),
+    # one holds and is asserted; the other two FAILED on the first run and are reported, not asserted
+    # (claims_hold_by_testbed in metrics.json): ScAle's gain is beyond test-set noise on only some
+    # testbeds, and LoRA r=1 at the book's learning rate gained nothing on one.
+    assert len(fresh) >= 5, "the distribution needs at least five independently pretrained testbeds"
+    assert claims["non-spatial within 1 point"].all(), "on every fresh testbed non-spatial accuracy must stay within 1 point"
+    # what section 6 says instead: no reliable gain across testbeds — the 95 % interval of the mean gain over testbeds contains 0 —
+    # and a far smaller share than the 74 % of the run the recipe was chosen on, on every testbed where the share is defined
+    assert gain_ci[0] < 0 < gain_ci[1], "section 6 says ScAle's mean gain over testbeds is not reliably above 0: revise it if this changed"
+    assert (fresh.share[defined] < 0.74).all(), "section 6 says no fresh testbed reaches the 74 % share of the recipe's run: revise it if this changed"

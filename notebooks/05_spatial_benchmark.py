@@ -178,7 +178,8 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
 # small config and trained on this CPU in minutes by `python -m scale_lib.testbed --seed N`. Seven
 # checkpoints ship with the book (`scale_lib/checkpoints/tiny_vlm/seedN`, safetensors + JSON): the
 # same recipe with seven pretraining seeds, because one trained model is one random draw (notebook
-# 02, section 6). Below is seed 0, the one the recipe was chosen on. The testbeds saw the benchmark
+# 02, section 6). Below is seed 0. (The recipe was chosen on an earlier run of seed 0 made on another
+# machine; regenerated here it is another draw — `scale_lib.testbed` explains why.) The testbeds saw the benchmark
 # as it was when they were made (`fidelity="book-v1"`, pinned in `testbed.TESTBED_FIDELITY`).
 #
 # **What it can and cannot learn.** This model learns one **Spatial-Grid** position question —

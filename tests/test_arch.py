@@ -13,7 +13,8 @@ def test_every_architecture_maps(arch, tiny_models):
     mm = sl.model_map(model)
     assert mm.n_layers == 2 and mm.n_heads == 4
     assert mm.head_dim == (24 if arch in ("qwen3", "gemma3_text") else 16)
-    assert len(mm.norms(0)) >= 2
+    parallel = ("cohere", "phi", "falcon", "gptj")  # attention and MLP read one shared norm (parallel blocks)
+    assert len(mm.norms(0)) >= (1 if arch in parallel else 2)
     assert "attention output projection" in mm.describe()
     # the map holds no registered reference to the backbone
     assert not isinstance(mm, nn.Module)

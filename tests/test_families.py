@@ -12,6 +12,9 @@ FAMILIES = ("olmo", "olmo2", "granite", "mixtral", "qwen2_moe", "qwen3_moe", "sm
             "gptj", "starcoder2", "mistral", "llava_next", "llava_onevision")
 
 
+MOE = ("mixtral", "qwen2_moe", "qwen3_moe")
+
+
 def test_every_requested_family_has_a_built_in_layout():
     for arch in FAMILIES + ("mllama",):
         model_type = sl.tiny_model(arch).config.model_type
@@ -33,7 +36,11 @@ def test_each_site_moves_the_output_and_matches_its_module(arch):
                 with sl.scaled(model, {site: scale}):
                     moved = model(**batch).logits
             assert (moved - plain)[:, -1].abs().max() > 1e-3, f"{arch}: {site} changes nothing"
-            assert torch.equal(moved[:, :-1][batch["attention_mask"][:, :-1].bool()], plain[:, :-1][batch["attention_mask"][:, :-1].bool()]) or not mm.causal
+            earlier = batch["attention_mask"][:, :-1].bool()
+            if arch in MOE:  # the last token's new routing regroups the expert matmuls: other rows move by float rounding only
+                torch.testing.assert_close(moved[:, :-1][earlier], plain[:, :-1][earlier], atol=1e-5, rtol=1e-5)
+            else:
+                assert torch.equal(moved[:, :-1][earlier], plain[:, :-1][earlier])
     # MoE blocks: the "mlp" site is the whole block's output (router + experts), a single module per layer
     assert len(list(mm.mlp_block(0).parameters())) > 0
 

@@ -100,7 +100,10 @@ def test_unchosen_positions_untouched_in_causal_models(arch, tiny_models):
         with sl.scaled(model, {"L0.heads": 3.0, "L0.mlp": 0.0, "L1.attn": 2.0}):
             out = output_of(model, b)
     assert not torch.equal(ref[:, -1], out[:, -1])
-    if sl.model_map(model).causal:
+    if sl.model_map(model).causal and arch in ("mixtral", "qwen2_moe", "qwen3_moe"):
+        # MoE: the last token's new routing regroups the expert matmuls; earlier rows change by float rounding only
+        torch.testing.assert_close(ref[:, :-1], out[:, :-1], atol=1e-5, rtol=1e-5)
+    elif sl.model_map(model).causal:
         assert torch.equal(ref[:, :-1], out[:, :-1])
     else:  # BERT and PaliGemma's prefix attend both ways: the map must say so (prefix caching is off)
         assert not torch.equal(ref[:, :-1], out[:, :-1])

@@ -93,7 +93,7 @@ def test_checkpoint_round_trip(setup, tmp_path):
 
 def test_shipped_checkpoint_reproduces_its_recorded_accuracy():
     model, tok, record = testbed.load_testbed()
-    assert record["command"] == "python -m scale_lib.testbed" and record["pretrain_seconds"] < 600
+    assert record["command"] == f"python -m scale_lib.testbed --seed {record['seed']}" and record["pretrain_seconds"] < 600
     assert record["tune"] == "attention" and record["tune_lr"] == 3e-3
     items = testbed.testbed_items(record["n_eval_layouts"], "test", seed=record["seed"])
     acc = testbed.evaluate(model, testbed.encode_items(items, tok), tok)

@@ -465,6 +465,9 @@ plt.show()
 #   tuning mostly changed *where the last token looks*. ScAle multiplies what each head *writes* at the last token; it can turn a
 #   head that now looks in the wrong place down, and one that still looks in the right place up,
 #   but it cannot point a head somewhere else. That caps what 36 scalars can give back.
+# * **Spread, not local.** The tuning moved every head's weights by a similar amount (the two
+#   heatmaps: about a quarter of their norm, on the testbed where ScAle did worst and where it did
+#   best), so the damage is not confined to a few heads a scalar could switch off.
 # * **Single heads.** The best single-head gain of notebook 01's sweep is a few points at most on
 #   every testbed; where no head helps alone (testbed 3), ScAle did not help either.
 # * **Nothing latent, nothing to unlock.** On the two seeds whose pretraining never learned the

@@ -455,10 +455,10 @@ sl.save_figure(fig, NB, "tuning_change")
 plt.show()
 
 # %% [markdown]
-# **What the diagnostics say** (seven points make correlations exploratory, so read the panels as
+# **What the diagnostics say** (six points make correlations exploratory, so read the panels as
 # cases, not laws).
 #
-# * **The damage is mostly in routing.** On most testbeds where pretraining learned the skill,
+# * **The damage is mostly in routing.** On three of the four testbeds where pretraining learned the skill,
 #   putting back the pre-tuning queries and keys recovers more of the corner question than putting
 #   back the values and output projections (the bar chart; testbed 3 is the extreme case, where
 #   routing alone restores it almost fully and content alone hardly at all). The non-spatial
@@ -470,9 +470,10 @@ plt.show()
 #   best), so the damage is not confined to a few heads a scalar could switch off.
 # * **Single heads.** The best single-head gain of notebook 01's sweep is a few points at most on
 #   every testbed; where no head helps alone (testbed 3), ScAle did not help either.
-# * **Nothing latent, nothing to unlock.** On the two seeds whose pretraining never learned the
-#   corner question well, even restoring every pre-tuning attention weight brings back little, and
-#   ScAle's share of the lost accuracy is small or negative.
+# * **Less latent, less to unlock.** On the two seeds whose pretraining never learned the corner
+#   question well, the skill was weak before any tuning: their before-tuning accuracy caps what any
+#   restoration can give back (black bars), and ScAle's share of the lost accuracy is modest on one
+#   and negative on the other.
 # * **ScAle lands near a linear readout.** Compare ScAle's accuracy with the linear probe's on the
 #   tuned final state (table above): on every testbed they are close. Re-weighting heads at the
 #   last token gets about as far as reading the final state better — no further.

@@ -59,7 +59,6 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-from tqdm.auto import tqdm
 
 import scale_lib as sl
 from scale_lib import minilm, testbed
@@ -212,13 +211,7 @@ print(f"naive {naive_seconds:.2f} s, cached {cached_seconds:.2f} s: {sweep_speed
 from scale_lib import latent
 
 TESTBEDS = sl.pick(testbed.TESTBED_SEEDS, (0, 1))
-rows_tb = []
-for s in tqdm(TESTBEDS, desc="testbeds", disable=FAST):
-    m_s, tok_s, rec_s = testbed.load_testbed(seed=s)
-    test_s = testbed.encode_items(testbed.testbed_items(sl.pick(250, 40), "test", seed=rec_s["seed"]), tok_s)
-    _, summ = latent.discovery(m_s, test_s)
-    rows_tb.append(dict(testbed=s, frozen_spatial=testbed.evaluate(m_s, test_s, tok_s)["spatial"], **summ))
-across = pd.DataFrame(rows_tb).set_index("testbed")
+across = latent.discovery_across(TESTBEDS, n_test_layouts=sl.pick(250, 40), progress=not FAST)
 print(across[["frozen_spatial", "L0_attn_off_spatial", "L0_attn_off_nonspatial", "head_selective_drop", "head_selective_drop_site",
               "head_best_gain", "head_best_gain_site", "head_best_gain_nonspatial"]].round(3).to_string())
 
@@ -240,11 +233,7 @@ sl.save_figure(fig, NB, "across_testbeds")
 plt.show()
 
 # %%
-claims01 = pd.DataFrame({
-    "L0.attn × 0 costs spatial more than non-spatial": across.L0_attn_off_spatial < across.L0_attn_off_nonspatial,
-    "a selective head costs ≥ 5 points": across.head_selective_drop <= -0.05,
-    "some site moves spatial accuracy ≥ 5 points": across.L0_attn_off_spatial.abs() >= 0.05,
-})
+claims01 = latent.claims_table(across, latent.DISCOVERY_CLAIMS)
 print("claims about every testbed, written before the other testbeds were swept:")
 print(claims01.replace({True: "holds", False: "FAILS"}).to_string())
 

@@ -325,17 +325,10 @@ shown = study[["pretrained_spatial", "frozen_spatial", "scale_spatial", "lora_r1
 shown.rename_axis("testbed seed").style.format(precision=3).format({"share": "{:.0%}", "share_low": "{:.0%}", "share_high": "{:.0%}", "scale_recovers_of_lost": "{:.0%}"})
 
 # %%
-share_mean, share_sd = float(fresh.share.mean()), float(fresh.share.std(ddof=1)) if len(fresh) > 1 else float("nan")
-defined = fresh.share.notna()
-gain_mean, gain_se = float(fresh.scale_gain.mean()), float(fresh.scale_gain.std(ddof=1) / np.sqrt(len(fresh))) if len(fresh) > 1 else float("nan")
-from scipy.stats import t as student_t
-
-gain_ci = gain_mean + np.array([-1, 1]) * student_t.ppf(0.975, max(len(fresh) - 1, 1)) * gain_se
-claims = pd.DataFrame({
-    "ScAle fixes more items than it breaks (sign test, 2σ)": fresh.fixed - fresh.broken > 2 * np.sqrt(fresh.fixed + fresh.broken),
-    "non-spatial within 1 point": (fresh.scale_nonspatial - fresh.frozen_nonspatial).abs() <= 0.01,
-    "LoRA r=1 gains": fresh.lora_r1_gain > 0,
-}).rename_axis("testbed")
+across_summary = latent.gain_summary(fresh)
+gain_mean, gain_ci, defined = across_summary["gain_mean"], across_summary["gain_ci"], across_summary["share_defined"]
+share_mean, share_sd = across_summary["share_mean"], across_summary["share_sd"]
+claims = latent.claims_table(fresh, latent.SCALE_CLAIMS)
 print(f"{len(fresh)} fresh testbeds. ScAle's gain over the frozen model: {', '.join(f'{g:+.3f}' for g in fresh.scale_gain)} "
       f"(mean {gain_mean:+.3f}, 95 % interval over testbeds {gain_ci[0]:+.3f} to {gain_ci[1]:+.3f})")
 print(f"share of LoRA r=1's gain, where LoRA gained: {fresh.share[defined].min():.0%} to {fresh.share[defined].max():.0%} (mean {share_mean:.0%}); "
@@ -356,7 +349,6 @@ ax1.scatter(x - 0.3, study.pretrained_spatial, color="k", marker="_", s=200, lab
 ax1.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="corner-question accuracy", ylim=(0.35, 1.04),
         title="spatial accuracy per testbed")
 ax1.legend(loc="lower right", fontsize=9)
-colours = [sl.PALETTE[0]] * len(study)
 ax2.axhline(0, color="k", lw=0.8)
 ax2.bar(x - 0.18, study.scale_gain, 0.36, color=sl.PALETTE[0], label="ScAle − frozen")
 ax2.bar(x + 0.18, study.lora_r1_gain, 0.36, color=sl.PALETTE[1], label="LoRA r=1 − frozen")
@@ -366,7 +358,7 @@ for i, r in enumerate(study.itertuples()):
 ax2.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="Δ corner accuracy", title="gains (numbers: items ScAle fixed/broke)")
 ax2.legend(loc="upper right", fontsize=8)
 ax3.axhspan(-1, 1, color="lightgrey", alpha=0.5, label="± 1 point")
-ax3.bar(x, 100 * (study.scale_nonspatial - study.frozen_nonspatial), color=colours)
+ax3.bar(x, 100 * (study.scale_nonspatial - study.frozen_nonspatial), color=sl.PALETTE[0])
 ax3.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="points", ylim=(-4, 4), title="non-spatial: ScAle − frozen")
 ax3.legend(loc="lower right", fontsize=9)
 fig.tight_layout()
@@ -416,7 +408,7 @@ correlations = {}
 for ax, key in zip(axes, ["frozen_spatial", "restore_routing_spatial", "probe_tuned_spatial", "head_best_gain"]):
     rho = study[key].corr(study.scale_recovers_of_lost, method="spearman") if len(study) > 2 else float("nan")  # NaN rows dropped
     correlations[key] = float(rho)
-    ax.scatter(study[key], study.scale_recovers_of_lost, color=colours, zorder=3)
+    ax.scatter(study[key], study.scale_recovers_of_lost, color=sl.PALETTE[0], zorder=3)
     for s, r in study.iterrows():
         ax.annotate(str(s), (r[key], r.scale_recovers_of_lost), textcoords="offset points", xytext=(4, 2), fontsize=8)
     ax.set(xlabel=diagnostics[key], title=f"Spearman ρ = {rho:.2f}")

@@ -114,3 +114,15 @@ def test_study_testbed_row_is_consistent(tiny_dir):
         latent.load_data()
     with pytest.raises(ValueError, match="unknown testbed seed 42"):
         latent.across_testbeds([42])
+
+
+def test_claims_and_gain_summary_on_a_hand_made_table():
+    table = pd.DataFrame({"fixed": [30, 8], "broken": [10, 14], "scale_nonspatial": [1.0, 0.98], "frozen_nonspatial": [1.0, 1.0],
+                          "lora_r1_gain": [0.2, 0.0], "scale_gain": [0.08, -0.024], "share": [0.4, float("nan")]}, index=[1, 2])
+    c = latent.claims_table(table, latent.SCALE_CLAIMS)
+    assert c.loc[1].all() and not c.loc[2].any()  # 20 > 2·√40 ≈ 12.6; -6 fails; 2 points fails; no LoRA gain fails
+    s = latent.gain_summary(table)
+    assert s["gain_mean"] == pytest.approx(0.028) and s["gain_ci"][0] < 0 < s["gain_ci"][1]
+    assert list(s["share_defined"]) == [True, False] and s["share_mean"] == pytest.approx(0.4)
+    d = pd.DataFrame({"L0_attn_off_spatial": [-0.4, -0.02], "L0_attn_off_nonspatial": [-0.1, -0.3], "head_selective_drop": [-0.2, -0.01]})
+    assert latent.claims_table(d, latent.DISCOVERY_CLAIMS).values.tolist() == [[True, True, True], [False, False, False]]

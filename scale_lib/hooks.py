@@ -41,6 +41,7 @@ import inspect
 import math
 import re
 import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -85,6 +86,15 @@ def parse_site(site: str | Site) -> Site:
         raise ValueError(f"unknown site {site!r}; {_SITE_HELP}")
     layer, head, kind = m.groups()
     return Site(int(layer), "head", int(head)) if head is not None else Site(int(layer), kind)
+
+
+#: models with attached Scaling hooks (a prefix cache must not be built under them: see scale.prefix_cache)
+_ACTIVE: "weakref.WeakKeyDictionary[nn.Module, set[int]]" = weakref.WeakKeyDictionary()
+
+
+def active_scalings(model: nn.Module) -> int:
+    """How many :class:`Scaling` s are attached to ``model`` right now."""
+    return len(_ACTIVE.get(model, ()))
 
 
 def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -301,6 +311,7 @@ class Scaling:
             self._calls, self._fired = 0, {f"L{layer}.heads": False for layer in self.head_scales}
             self._fired.update({f"L{layer}.{kind}": False for layer, kind in self.block_scales})
             self._handles.append(self.model.register_forward_hook(self._count_call))
+            _ACTIVE.setdefault(self.model, set()).add(id(self))
             for layer in self.head_scales:
                 self._handles.append(self.map.attn_out(layer).register_forward_pre_hook(self._make_head_hook(layer)))
             for layer, kind in self.block_scales:
@@ -318,6 +329,7 @@ class Scaling:
         was_attached = bool(self._handles)
         while self._handles:
             self._handles.pop().remove()
+        _ACTIVE.get(self.model, set()).discard(id(self))
         self._call_mask = None
         missed = [s for s, fired in self._fired.items() if not fired]
         if was_attached and self._calls and missed:

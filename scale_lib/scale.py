@@ -29,9 +29,10 @@ import torch
 from torch import nn
 
 from .arch import freeze, model_map
-from .hooks import Scaling, scaled
+from .hooks import Scaling, active_scalings, scaled
 
-__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup", "scale_step"]
+__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup", "scale_step",
+           "select_rows", "n_rows"]
 
 
 @dataclass
@@ -175,7 +176,13 @@ def prefix_cache(model: nn.Module, input_ids: torch.Tensor, attention_mask: torc
 
     Rows must be **left-padded** (the last real token in the last column), which is how the book
     batches prompts. ``extra`` carries e.g. ``pixel_values`` for a VLM (image tokens are in the prefix).
+    The prefix is the *unscaled* model's: building it inside ``scaled(...)`` / ``adapter.applied()``
+    would scale the prefix's own last position (the prompt's second-to-last token), so that raises.
     """
+    if active_scalings(model):
+        raise RuntimeError("prefix_cache was called with scaling hooks attached to the model: the prefix's last position "
+                           "(the prompt's second-to-last token) would be scaled too. Build the cache outside "
+                           "`with scaled(...)` / `adapter.applied()`, then call last_token_logits inside it")
     if not model_map(model).causal:
         raise ValueError(f"{model_map(model).model_type}: positions before the last one attend to it, so a prefix cache "
                          "would be wrong; train on the full sequence instead")
@@ -264,6 +271,19 @@ def cached_step_speedup(adapter: "ScAle", inputs: dict, labels: torch.Tensor, *,
     return {"plain_ms": 1000 * plain, "cached_ms": 1000 * cached, "speedup": plain / cached, "tokens": int(inputs["input_ids"].shape[1])}
 
 
+def select_rows(inputs, rows) -> dict:
+    """``inputs[rows]`` for a dict of tensors, or ``inputs.inputs(rows)`` for a batch object that
+    selects its own rows (e.g. :class:`scale_lib.cloze.ClozeBatch`, which drops all-padding columns)."""
+    if callable(getattr(inputs, "inputs", None)):
+        return inputs.inputs(rows)
+    return {name: v[rows] for name, v in inputs.items()}
+
+
+def n_rows(inputs) -> int:
+    """Number of rows of a dict of tensors or of a batch object."""
+    return len(inputs) if callable(getattr(inputs, "inputs", None)) else int(inputs["input_ids"].shape[0])
+
+
 def _cache_bytes(cache) -> int:
     return sum(t.numel() * t.element_size() for layer in getattr(cache, "layers", []) for t in (layer.keys, layer.values))
 
@@ -303,8 +323,8 @@ def train_scale(
 ) -> list[float]:
     """Train ScAle's coefficients on the answer token at the last position; returns the losses.
 
-    ``inputs`` holds left-padded ``input_ids`` / ``attention_mask`` (plus e.g. ``pixel_values``),
-    ``labels`` the answer token id of each row. Rows are split into fixed minibatches of a seeded
+    ``inputs`` holds left-padded ``input_ids`` / ``attention_mask`` (plus e.g. ``pixel_values``), or is a
+    batch object with ``inputs(rows)`` (see :func:`select_rows`); ``labels`` the answer token id of each row. Rows are split into fixed minibatches of a seeded
     permutation, visited in a new order every epoch.
 
     ``cache``: ``"reuse"`` — each minibatch's prefix is computed once (no gradients) and kept for
@@ -318,8 +338,8 @@ def train_scale(
         raise ValueError(f"unknown cache mode {cache!r}; valid: 'auto', 'reuse', 'recompute', 'off'")
     model = adapter.model
     n = len(labels)
-    if inputs["input_ids"].shape[0] != n:
-        raise ValueError(f"inputs have {inputs['input_ids'].shape[0]} rows but labels has {n}")
+    if n_rows(inputs) != n:
+        raise ValueError(f"inputs have {n_rows(inputs)} rows but labels has {n}")
     schedule = batch_schedule(n, batch_size, steps, seed)
     if cache == "auto":
         cache = "reuse" if adapter.map.causal else "off"
@@ -329,20 +349,22 @@ def train_scale(
     losses = []
     for rows in tqdm(schedule, desc="ScAle", disable=not progress, leave=False):
         key = int(rows[0]) * 1_000_003 + len(rows)  # minibatches keep their rows across epochs (see batch_schedule)
-        sub = {name: v[rows] for name, v in inputs.items()}
+        sub = select_rows(inputs, rows)
         extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
+        past = None
+        if cache != "off":  # the prefix is the frozen model's: built outside the hooks (see prefix_cache)
+            if cache == "reuse" and key in caches:
+                past = caches[key]
+            else:
+                past = prefix_cache(model, sub["input_ids"], sub["attention_mask"], **extra)
+                size = _cache_bytes(past)
+                if cache == "reuse" and used_bytes + size <= max_cache_mb * 2**20:
+                    caches[key] = past
+                    used_bytes += size
         with adapter.applied():
-            if cache == "off":
+            if past is None:
                 logits = model(**sub).logits[:, -1]
             else:
-                if cache == "reuse" and key in caches:
-                    past = caches[key]
-                else:
-                    past = prefix_cache(model, sub["input_ids"], sub["attention_mask"], **extra)
-                    size = _cache_bytes(past)
-                    if cache == "reuse" and used_bytes + size <= max_cache_mb * 2**20:
-                        caches[key] = past
-                        used_bytes += size
                 logits = last_token_logits(model, past, sub["input_ids"], sub["attention_mask"])
         loss = torch.nn.functional.cross_entropy(logits, labels[rows])
         opt.zero_grad(set_to_none=True)

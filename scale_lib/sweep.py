@@ -16,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .hooks import Site, parse_site, scaled
-from .scale import last_token_logits, prefix_cache
+from .scale import last_token_logits, n_rows, prefix_cache, select_rows
 
 __all__ = ["rescaling_sweep", "naive_sweep", "answer_predictions", "option_scores", "PromptCache"]
 
@@ -59,14 +59,14 @@ def _tidy(records, groups, labels) -> pd.DataFrame:
 def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_size, cached, progress):
     sites = [parse_site(s) for s in sites]
     n = len(labels)
-    if inputs["input_ids"].shape[0] != n:
-        raise ValueError(f"inputs have {inputs['input_ids'].shape[0]} rows but labels has {n}")
+    if n_rows(inputs) != n:
+        raise ValueError(f"inputs have {n_rows(inputs)} rows but labels has {n}")
     if groups is not None and len(groups) != n:
         raise ValueError(f"groups has {len(groups)} entries but there are {n} rows")
     settings: list[tuple[Site | None, float]] = [(None, 1.0)] + [(s, float(x)) for s in sites for x in scales]
     correct = {k: torch.zeros(n, dtype=torch.bool) for k in range(len(settings))}
     for rows in tqdm(_chunks(n, batch_size), desc="sweep", disable=not progress, leave=False):
-        sub = {name: v[rows] for name, v in inputs.items()}
+        sub = select_rows(inputs, rows)
         extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
         opts = option_ids[rows] if option_ids is not None else None
         cache = prefix_cache(model, sub["input_ids"], sub["attention_mask"], **extra) if cached else None
@@ -83,7 +83,8 @@ def rescaling_sweep(model: nn.Module, inputs: dict, labels: torch.Tensor, sites:
     """Accuracy change when each site is scaled at the last token, per group — prefix cached.
 
     Args:
-        inputs: left-padded ``input_ids`` / ``attention_mask`` (+ e.g. ``pixel_values``), N rows.
+        inputs: left-padded ``input_ids`` / ``attention_mask`` (+ e.g. ``pixel_values``), N rows, or a
+            batch object with ``inputs(rows)`` (:func:`scale_lib.scale.select_rows`).
         labels: the correct answer token of each row.
         sites, scales: every site is tried at every scale (``"L3.H5"``, ``"L2.attn"``, ``"L1.mlp"``...).
         option_ids: ``(N, K)`` answer tokens each row may choose from (``-1`` pads); ``None``: the whole vocabulary.
@@ -109,28 +110,29 @@ class PromptCache:
     """
 
     def __init__(self, model: nn.Module, inputs: dict, *, option_ids: torch.Tensor | None = None, batch_size: int = 64, progress: bool = True):
-        self.model, self.inputs, self.option_ids = model, inputs, option_ids
-        n = inputs["input_ids"].shape[0]
+        self.model, self.option_ids = model, option_ids
+        self.n = n = n_rows(inputs)
         if option_ids is not None and len(option_ids) != n:
             raise ValueError(f"option_ids has {len(option_ids)} rows but inputs have {n}")
         self.chunks = _chunks(n, batch_size)
-        self.caches = []
+        self.caches, self.rows = [], []
         with torch.no_grad():
             for rows in tqdm(self.chunks, desc="prefix caches", disable=not progress, leave=False):
-                sub = {name: v[rows] for name, v in inputs.items()}
+                sub = select_rows(inputs, rows)
                 extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
                 self.caches.append(prefix_cache(model, sub["input_ids"], sub["attention_mask"], **extra))
+                self.rows.append({k: sub[k] for k in ("input_ids", "attention_mask")})
 
     def __len__(self) -> int:
-        return self.inputs["input_ids"].shape[0]
+        return self.n
 
     @torch.no_grad()
     def logits(self, scales: dict | None = None) -> torch.Tensor:
         """``(N, vocab)`` last-token logits with ``scales`` applied at the last token."""
         out = []
         with scaled(self.model, scales or {}):
-            for rows, cache in zip(self.chunks, self.caches):
-                out.append(last_token_logits(self.model, cache, self.inputs["input_ids"][rows], self.inputs["attention_mask"][rows]))
+            for sub, cache in zip(self.rows, self.caches):
+                out.append(last_token_logits(self.model, cache, sub["input_ids"], sub["attention_mask"]))
         return torch.cat(out)
 
     def predictions(self, scales: dict | None = None) -> torch.Tensor:

@@ -146,3 +146,23 @@ def test_train_scale_modes_agree_learn_and_reuse_prefixes(arch, monkeypatch):
         scale_mod.train_scale(adapter, b, labels, steps=1, cache="always")
     with pytest.raises(ValueError, match="inputs have 12 rows but labels has 3"):
         scale_mod.train_scale(adapter, b, labels[:3], steps=1)
+
+
+def test_train_scale_builds_prefixes_from_the_unscaled_model():
+    """Regression: the trainer once built each minibatch's prefix inside the adapter's hooks, so the
+    prompt's second-to-last token was scaled by the coefficients of the moment. From a trained-looking θ
+    the cached first step must equal the plain one, and building a prefix under hooks must raise."""
+    from scale_lib import scale as scale_mod
+
+    b = sl.tiny_batch(sl.tiny_model("llama"), batch=8, padding="left")
+    labels = torch.randint(5, 50, (8,), generator=torch.Generator().manual_seed(0))
+    first = {}
+    for mode in ("off", "reuse"):
+        adapter = ScAle(sl.tiny_model("llama"))
+        with torch.no_grad():
+            adapter.head_theta.copy_(torch.randn(adapter.head_theta.shape, generator=torch.Generator().manual_seed(1)))
+        first[mode] = scale_mod.train_scale(adapter, b, labels, steps=1, batch_size=8, lr=0.1, cache=mode, progress=False)[0]
+    assert abs(first["reuse"] - first["off"]) < 1e-5
+    with adapter.applied(), pytest.raises(RuntimeError, match="scaling hooks attached"):
+        prefix_cache(adapter.model, b["input_ids"], b["attention_mask"])
+    assert sl.count_hooks(adapter.model) == 0

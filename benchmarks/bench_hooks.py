@@ -22,7 +22,7 @@ import scale_lib as sl  # noqa: E402
 
 def main(repeats: int = 60) -> dict:
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    sl.use_cores()
     cfg = tf.LlamaConfig(vocab_size=1000, hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=8, max_position_embeddings=512)
     model = sl.freeze(tf.LlamaForCausalLM(cfg).eval())
     batch = sl.tiny_batch(model, batch=8, seq=256, padding="left")

@@ -33,7 +33,7 @@ def models():
 
 
 def main(lengths=(64, 256, 512, 1024), batch=4, repeats=5) -> dict:
-    torch.set_num_threads(2)
+    sl.use_cores()
     rows = []
     for name, model, images in models():
         adapter = ScAle(model)

@@ -18,11 +18,12 @@ import torch
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
+import scale_lib as sl  # noqa: E402
 from scale_lib.lm import CharCorpus, PretrainConfig, char_model, throughput_ratio  # noqa: E402
 
 
 def main(blocks: int = 8, steps: int = 40) -> dict:
-    torch.set_num_threads(2)
+    sl.use_cores()
     corpus = CharCorpus.from_pydoc()
     make = lambda seed: char_model(corpus.vocab_size, "llama", layers=4, hidden=128, heads=4, seed=seed)  # noqa: E731
     measured = throughput_ratio(make, corpus, PretrainConfig(lr=1e-3, batch_size=16, seq_len=128), blocks=blocks, steps=steps)

@@ -21,7 +21,7 @@ from scale_lib.sweep import naive_sweep, rescaling_sweep  # noqa: E402
 
 
 def main(repeats: int = 3) -> dict:
-    torch.set_num_threads(2)
+    sl.use_cores()
     model = sl.tiny_model("llava", layers=4, hidden=128, heads=8, kv_heads=8)
     b = sl.tiny_batch(model, batch=32, seq=84, padding="left", images=True)
     labels = torch.randint(5, 250, (32,), generator=torch.Generator().manual_seed(0))

@@ -59,7 +59,7 @@ NB = "00_scaling_hooks"
 FAST = sl.is_fast()
 sl.use_style()
 sl.seed_everything(0)
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+sl.use_cores()
 print("fast mode" if FAST else "full mode", "| scale_lib", sl.__version__, "| torch", torch.__version__)
 
 # %% [markdown]

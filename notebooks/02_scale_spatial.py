@@ -91,7 +91,7 @@ NB = "02_scale_spatial"
 FAST = sl.is_fast()
 sl.use_style()
 sl.seed_everything(0)
-torch.set_num_threads(2)
+sl.use_cores()
 NOTEBOOK_START = time.perf_counter()
 print("fast mode" if FAST else "full mode")
 

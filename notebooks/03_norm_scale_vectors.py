@@ -75,7 +75,7 @@ NB = "03_norm_scale_vectors"
 FAST = sl.is_fast()
 sl.use_style()
 sl.seed_everything(0)
-torch.set_num_threads(2)
+sl.use_cores()
 NOTEBOOK_START = time.perf_counter()
 print("fast mode" if FAST else "full mode")
 

@@ -5,6 +5,9 @@
   value projections (the vision tower is never adapted);
 * ``"ia3"`` — peft (IA)³: learned scaling vectors on keys, values and the MLP's down projection of
   the language model (the closest published relative of ScAle: per-channel, all positions);
+* ``"lora_r1_last"`` — the same rank-1 LoRA, active **only at the last position** (:class:`LastTokenLoRA`):
+  ScAle's own restriction with LoRA's parameterisation, and prefix-cached like ScAle, so it can
+  be trained where all-position LoRA is too slow (a 135 M model on 2 CPU cores);
 * ``"linear_probe"`` — a new linear head on the last position's final hidden state;
 * ``"full_ft"`` — every weight trains.
 
@@ -20,9 +23,9 @@ from torch import nn
 
 from .arch import freeze, model_map, trainable_parameters
 
-__all__ = ["BASELINES", "make_baseline", "LinearProbe"]
+__all__ = ["BASELINES", "make_baseline", "LinearProbe", "LastTokenLoRA"]
 
-BASELINES = ("frozen", "lora_r1", "lora_r4", "ia3", "linear_probe", "full_ft")
+BASELINES = ("frozen", "lora_r1", "lora_r4", "ia3", "lora_r1_last", "linear_probe", "full_ft")
 
 
 def _language_regex(model: nn.Module, names: tuple[str, ...]) -> str:
@@ -34,6 +37,58 @@ def _language_regex(model: nn.Module, names: tuple[str, ...]) -> str:
         raise ValueError(f"modules {missing} are not in {layers_path}; modules there include {sorted(found)[:20]}. "
                          "Pass target names that exist (e.g. GPT-2 uses 'c_attn').")
     return rf"{re.escape(layers_path)}\.\d+\..*\b({'|'.join(map(re.escape, names))})"
+
+
+class LastTokenLoRA(nn.Module):
+    """peft LoRA on a copy of ``model``, switched on only inside :meth:`applied` — which the book uses
+    only for the last position, on top of a prefix computed with it off (as ScAle's trainer does).
+
+    Duck-types :class:`scale_lib.scale.ScAle` where the trainer needs it (``model``, ``map``,
+    ``applied()``, ``parameters()``), so :func:`scale_lib.scale.train_scale` trains it unchanged.
+    Outside ``applied()`` the copy computes exactly the frozen model.
+    """
+
+    def __init__(self, model: nn.Module, rank: int = 1, attention: tuple[str, ...] = ("q_proj", "v_proj")):
+        import copy
+
+        import peft
+
+        super().__init__()
+        base = freeze(copy.deepcopy(model))
+        config = peft.LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=_language_regex(base, attention))
+        self.__dict__["map"] = model_map(base)
+        wrapped = peft.get_peft_model(base, config)
+        self.lora = nn.ParameterList([p for p in wrapped.parameters() if p.requires_grad])
+        wrapped.base_model.disable_adapter_layers()  # off outside applied(); peft also marks them frozen, so:
+        for p in self.lora:
+            p.requires_grad_(True)
+        self.__dict__["model"] = wrapped  # a plain reference; its LoRA weights are this module's parameters
+
+    def applied(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def on():
+            self.model.base_model.enable_adapter_layers()
+            try:
+                yield self
+            finally:
+                self.model.base_model.disable_adapter_layers()
+                for p in self.lora:
+                    p.requires_grad_(True)
+        return on()
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.lora)
+
+    def forward(self, **inputs) -> torch.Tensor:
+        """Last-position logits ``(batch, vocab)``: the prefix with LoRA off, the last token with it on."""
+        from .scale import last_token_logits, prefix_cache
+
+        extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+        cache = prefix_cache(self.model, inputs["input_ids"], inputs["attention_mask"], **extra)
+        with self.applied():
+            return last_token_logits(self.model, cache, inputs["input_ids"], inputs["attention_mask"])
 
 
 class LinearProbe(nn.Module):
@@ -70,6 +125,9 @@ def make_baseline(model: nn.Module, kind: str, *, n_classes: int = 4, attention:
     if kind == "linear_probe":
         probe = LinearProbe(model, n_classes)
         return probe, trainable_parameters(probe)
+    if kind == "lora_r1_last":
+        adapter = LastTokenLoRA(model, 1, attention)
+        return adapter, adapter.num_parameters()
     import peft
 
     if kind.startswith("lora"):

@@ -85,6 +85,21 @@ def save_metrics(notebook: str, metrics: dict) -> Path:
     return path
 
 
+def use_cores(limit: int | None = None) -> int:
+    """Let torch use the CPU cores this process may run on (``os.sched_getaffinity``, which respects
+    containers and ``taskset``; ``os.cpu_count()`` where that is missing), at most ``limit``. Returns the count.
+
+    One call at the top of each notebook: a reader with 8 cores is not held to 2, and a reader on a
+    2-core machine is not oversubscribed (two threads per core slow torch down several times).
+    """
+    import os
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = max(1, min(n, limit) if limit else n)
+    torch.set_num_threads(n)
+    return n
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch Generator seeded the same way."""
     random.seed(seed)

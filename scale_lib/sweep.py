@@ -127,20 +127,28 @@ class PromptCache:
         return self.n
 
     @torch.no_grad()
-    def logits(self, scales: dict | None = None) -> torch.Tensor:
-        """``(N, vocab)`` last-token logits with ``scales`` applied at the last token."""
+    def logits(self, scales: dict | None = None, *, adapter=None) -> torch.Tensor:
+        """``(N, vocab)`` last-token logits with ``scales`` applied at the last token.
+
+        ``adapter``: a trained last-token adapter (:class:`scale_lib.scale.ScAle`,
+        :class:`scale_lib.baselines.LastTokenLoRA`) to apply instead; its model must compute the
+        same prefix as this cache's (a ScAle adapter on this model, or a LoRA copy of it).
+        """
+        if adapter is not None and scales:
+            raise ValueError("pass scales or adapter, not both")
         out = []
-        with scaled(self.model, scales or {}):
+        model = self.model if adapter is None else adapter.model
+        with (scaled(self.model, scales or {}) if adapter is None else adapter.applied()):
             for sub, cache in zip(self.rows, self.caches):
-                out.append(last_token_logits(self.model, cache, sub["input_ids"], sub["attention_mask"]))
+                out.append(last_token_logits(model, cache, sub["input_ids"], sub["attention_mask"]))
         return torch.cat(out)
 
-    def predictions(self, scales: dict | None = None) -> torch.Tensor:
+    def predictions(self, scales: dict | None = None, *, adapter=None) -> torch.Tensor:
         """Predicted token per row (argmax over the row's options when ``option_ids`` was given)."""
-        return answer_predictions(self.logits(scales), self.option_ids)
+        return answer_predictions(self.logits(scales, adapter=adapter), self.option_ids)
 
-    def option_probs(self, scales: dict | None = None) -> torch.Tensor:
+    def option_probs(self, scales: dict | None = None, *, adapter=None) -> torch.Tensor:
         """``(N, K)`` probabilities over each row's options (padding options get 0)."""
         if self.option_ids is None:
             raise ValueError("option_probs needs option_ids; build the PromptCache with option_ids=...")
-        return option_scores(self.logits(scales), self.option_ids).softmax(-1)
+        return option_scores(self.logits(scales, adapter=adapter), self.option_ids).softmax(-1)

@@ -94,16 +94,21 @@ def in_direction(a: tuple[int, int], b: tuple[int, int], direction: str) -> bool
     return table[direction]
 
 
-def map_layout(rng: random.Random) -> dict:
-    names = rng.sample(PLACES, N_PLACES)
-    rows, cols = rng.sample(range(MAP_SIZE), N_PLACES), rng.sample(range(MAP_SIZE), N_PLACES)
+def map_layout(rng: random.Random, *, n_places: int = N_PLACES, size: int = MAP_SIZE, names: tuple[str, ...] = PLACES) -> dict:
+    """``n_places`` of ``names`` on a ``size`` × ``size`` map, one per row and column. The defaults are
+    SpatialEval's; smaller maps are the easier levels of :mod:`scale_lib.spatial.graded` (the draws at
+    the defaults are unchanged)."""
+    if not 2 <= n_places <= min(size, len(names)):
+        raise ValueError(f"n_places={n_places}: a map needs 2 to min(size={size}, {len(names)} names) places")
+    names = rng.sample(names, n_places)
+    rows, cols = rng.sample(range(size), n_places), rng.sample(range(size), n_places)
     colours = [rng.choice(COLOURS) for _ in names]
     places = [{"name": n, "row": r, "col": c, "colour": k} for n, r, c, k in zip(names, rows, cols, colours)]
     relations = []  # (subject, reference) index pairs, in text order
-    for i in range(1, N_PLACES):
+    for i in range(1, n_places):
         for j in sorted(rng.sample(range(i), 1 if i == 1 else 2)):
             relations.append((i, j))
-    return {"task": "spatial_map", "size": MAP_SIZE, "places": places, "relations": relations}
+    return {"task": "spatial_map", "size": size, "places": places, "relations": relations}
 
 
 def map_text(layout: dict) -> str:
@@ -241,14 +246,18 @@ def _maze_questions(layout: dict, rng: random.Random, fidelity: str = "spatialev
 
 
 # ------------------------------------------------------------------------------------- Spatial-Grid
-def grid_layout(rng: random.Random, fidelity: str = "spatialeval") -> dict:
+def grid_layout(rng: random.Random, fidelity: str = "spatialeval", *, size: int = 5) -> dict:
+    """A ``size`` × ``size`` grid of animals (SpatialEval's is 5 × 5; smaller grids are easier levels)."""
+    if not 2 <= size <= 9:
+        raise ValueError(f"size={size}: a grid is 2 × 2 to 9 × 9")
     kinds = rng.sample(ANIMALS, rng.randint(3, 5))  # some animals absent: existence questions vary
-    return {"task": "spatial_grid", "grid": [[rng.choice(kinds) for _ in range(5)] for _ in range(5)]}
+    return {"task": "spatial_grid", "grid": [[rng.choice(kinds) for _ in range(size)] for _ in range(size)]}
 
 
 def grid_text(layout: dict) -> str:
     rows = "\n".join(" | ".join(row) for row in layout["grid"])
-    return f"Consider a 5 by 5 grid of animals, row by row from the top:\n{rows}"
+    n = len(layout["grid"])
+    return f"Consider a {n} by {n} grid of animals, row by row from the top:\n{rows}"
 
 
 CORNERS = {"top-left": (0, 0), "top-right": (0, 4), "bottom-left": (4, 0), "bottom-right": (4, 4)}

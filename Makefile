@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install test book fast-book benchmarks sync clean
+.PHONY: install test book fast-book benchmarks sync student clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ fast-book: $(STAMP)
 
 benchmarks: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# the student edition: exercise solutions removed -> build/student/
+student: $(STAMP)
+	$(BIN)/python -m scale_lib.student
 
 # after editing notebooks/NN_title.py: regenerate the paired .ipynb (no outputs)
 sync: $(STAMP)

@@ -192,23 +192,29 @@ def gamma_table(model: nn.Module):
 
 
 class gamma_reset:
-    """Context manager: the listed norms' γ set to 1 (stock RMSNorm), restored on exit even if the body raises."""
+    """Context manager: the listed norms' γ replaced, restored on exit even if the body raises.
 
-    def __init__(self, model: nn.Module, names):
+    ``to="one"``: γ = 1 (a norm without a scale vector); ``to="mean"``: every entry set to the norm's
+    own mean γ — the same overall scale, the per-channel shape removed.
+    """
+
+    def __init__(self, model: nn.Module, names, *, to: str = "one"):
         from .norm_scale import classify_norms
 
+        if to not in ("one", "mean"):
+            raise ValueError(f"unknown reset target {to!r}; valid: 'one', 'mean'")
         valid = [i.name for i in classify_norms(model)]
         bad = [n for n in names if n not in valid]
         if bad:
             raise ValueError(f"unknown norms {bad}; this model's norms are {valid[:4]} … {valid[-2:]}")
-        self.model, self.names, self.saved = model, list(names), {}
+        self.model, self.names, self.to, self.saved = model, list(names), to, {}
 
     def __enter__(self):
         with torch.no_grad():
             for n in self.names:
                 w = self.model.get_submodule(n).weight
                 self.saved[n] = w.detach().clone()
-                w.fill_(1.0)
+                w.fill_(1.0 if self.to == "one" else float(w.mean()))
         return self.model
 
     def __exit__(self, *exc):
@@ -220,7 +226,8 @@ class gamma_reset:
 
 def gamma_ablation(model: nn.Module, ids: torch.Tensor, *, per_layer: bool = True, progress: bool = True):
     """Held-out loss with γ reset to 1: none, all, all Input-Norms, the (tied, Output-Norm) final norm,
-    and — with ``per_layer`` — both norms of one layer at a time. Returns a DataFrame: setting, layer, loss, increase."""
+    with ``per_layer`` both norms of one layer at a time, and finally every γ set to its own mean (the
+    scale kept, the per-channel shape removed). Returns a DataFrame: setting, layer, target, loss, increase."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -234,11 +241,13 @@ def gamma_ablation(model: nn.Module, ids: torch.Tensor, *, per_layer: bool = Tru
         for layer in layers:
             groups[f"layer {layer}"] = [i.name for i in infos if f".{layer}." in f".{i.name}."]
     base = lm_loss(model, ids)
-    rows = [dict(setting="none", layer=-1, loss=base, increase=0.0)]
-    for name, names in tqdm(groups.items(), desc="γ resets", disable=not progress, leave=False):
-        with gamma_reset(model, names):
+    rows = [dict(setting="none", layer=-1, target="", loss=base, increase=0.0)]
+    plan = [(name, names, "one") for name, names in groups.items()] + [("all", groups["all"], "mean")]
+    for name, names, to in tqdm(plan, desc="γ resets", disable=not progress, leave=False):
+        with gamma_reset(model, names, to=to):
             loss = lm_loss(model, ids)
-        rows.append(dict(setting=name, layer=int(name.split()[1]) if name.startswith("layer ") else -1, loss=loss, increase=loss - base))
+        label = name if to == "one" else f"{name} → their means"
+        rows.append(dict(setting=label, layer=int(name.split()[1]) if name.startswith("layer ") else -1, target=to, loss=loss, increase=loss - base))
     return pd.DataFrame(rows)
 
 
@@ -299,4 +308,6 @@ def compare_cloze(model: nn.Module, trains: dict, test, *, methods=STUDY_METHODS
             row[level] = float(right[torch.tensor([lv == level for lv in test.levels])].mean())
         rows.append(row)
         adapted[method, seed] = a
-    return pd.DataFrame(rows), correct, adapted
+    frame = pd.DataFrame(rows)
+    frame["seed"] = frame["seed"].astype("Int64")  # frozen has no seed
+    return frame, correct, adapted

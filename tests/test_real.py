@@ -97,3 +97,25 @@ def test_gamma_folds_on_real_weights(smol):
     batch = tok(["Norms are small but matter."], return_tensors="pt")
     with torch.no_grad():
         torch.testing.assert_close(folded(**batch).logits, model(**batch).logits, atol=2e-3, rtol=1e-4)
+
+
+@needs_weights
+def test_graded_levels_are_cloze_scorable_with_the_real_tokenizer(smol):
+    from scale_lib.cloze import encode_cloze
+    from scale_lib.spatial.graded import graded_items
+
+    model, tok = smol
+    batch = encode_cloze(graded_items(real.SCAN_LEVELS + real.CONTROL_LEVELS, 20, seed=0), tok)  # raises on a multi-token option
+    assert batch.input_ids.shape[1] <= 160 and (batch.option_ids >= 0).all()
+
+
+@needs_weights
+def test_gamma_study_helpers_on_real_weights(smol):
+    model, tok = smol
+    table = real.gamma_table(model)
+    assert len(table) == 61 and list(table.role).count("output") == 1 and table["mean"].iloc[:-1].lt(1).all()
+    ids = real.heldout_tokens(tok, n_seqs=1, seq_len=24)
+    before = real.lm_loss(model, ids)
+    with real.gamma_reset(model, ["model.layers.5.input_layernorm"]):
+        assert real.lm_loss(model, ids) > before
+    assert real.lm_loss(model, ids) == before  # restored exactly

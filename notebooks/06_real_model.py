@@ -18,7 +18,7 @@
 #
 # # 06 · Does it hold on a real model? SmolLM2-135M-Instruct
 #
-# Every other chapter runs on models this book trained minutes earlier, and chapter 02 showed how
+# Every other chapter runs on models this book trained minutes earlier, and chapter 03 showed how
 # much ScAle's result depends on how its testbed was made. A fair question follows: are the effects
 # artefacts of the testbeds? This chapter asks a **real pretrained model**, trained by others on
 # trillions of tokens: SmolLM2-135M-Instruct (Hugging Face, 2024), a Llama-architecture decoder with
@@ -31,7 +31,7 @@
 # * run the rescaling discovery sweep, ScAle, a calibration baseline and a rank-1 LoRA on the real model, over seeds;
 # * measure what the norm scale vectors γ are worth in a network trained by others.
 #
-# **Before this chapter**: chapters 00 (hooks), 01 (discovery sweeps), 02 (ScAle) and 03 (γ, Input- vs Output-Norm).
+# **Before this chapter**: chapters 00 (hooks), 02 (discovery sweeps), 03 (ScAle) and 05 (γ, Input- vs Output-Norm).
 # **Time**: about 10 minutes to run in full mode on 2 CPU cores (2 in fast mode), 45 minutes to read and do.
 #
 # **The claims under test.** *Paper (abstract):* ScAle's ~1K coefficients on a frozen VLM improve
@@ -220,7 +220,7 @@ plt.show()
 #   sharper question: *under ScAle's restriction, what do 190× more parameters buy?* The
 #   all-position LoRA is one flag away at the end of the chapter (`RUN_FULL_LORA`), for a GPU.
 #
-# Learning rates are the book's defaults from chapter 02, unchanged (printed below); a trial run on
+# Learning rates are the book's defaults from chapter 03, unchanged (printed below); a trial run on
 # other item draws (seeds 1 and 2) only checked that every method trains.
 
 # %%
@@ -288,7 +288,7 @@ for k, level in enumerate(CHOSEN + list(real.CONTROL_LEVELS)):
 ax.set_ylim(0, 1.25)
 ax.set_ylabel("cloze accuracy on fresh test items")
 ax.set_xlabel("spatial levels (trained on)                                         non-spatial controls (never trained on)")
-ax.set_title(f"SmolLM2-135M, frozen, and three ways to adapt its last position ({len(SEEDS)} seeds: dots; dashed: chance; {TEST_N} items per level)")
+ax.set_title(f"SmolLM2-135M: frozen and three ways to adapt its last position ({len(SEEDS)} seeds as dots, {TEST_N} items per level)")
 ax.legend(loc="upper center", ncol=4, fontsize=8)
 fig.tight_layout()
 sl.save_figure(fig, NB, "methods")
@@ -296,7 +296,7 @@ plt.show()
 
 # %% [markdown]
 # *What to see:* bars are means over training seeds, dots single seeds; compare each method's bar
-# with the frozen one *and with calibration's*. On the three spatial levels ScAle rises well above
+# with the frozen one *and with calibration's*; dashed lines mark chance. On the three spatial levels ScAle rises well above
 # both, on every seed, and the answer-prior calibration gains nothing on average: what ScAle found
 # is not the answer prior. The last-token LoRA, with 190 times the parameters, gains about as
 # much — and costs accuracy on the map control, which ScAle does not. The two right-hand groups
@@ -304,7 +304,7 @@ plt.show()
 #
 # ## 5 · Rescaling discovery on the real model
 #
-# Chapter 01's sweep, at a real width: multiply one layer's attention output or MLP output at the
+# Chapter 02's sweep, at a real width: multiply one layer's attention output or MLP output at the
 # last token by 0 or 2 and watch spatial and non-spatial accuracy (the scan's items of the chosen
 # levels and the controls — a draw the methods above never trained or tested on). Prefix-cached:
 # each prompt runs once, each of the 120 settings costs one token per prompt.
@@ -339,7 +339,7 @@ print(f"largest |Δ spatial accuracy|: {MAX_SWEEP_DELTA:.2f}; best single settin
 # *What to see:* switching a whole site off (× 0) matters mostly in the first layers — the first
 # MLP above all — and hurts the non-spatial controls at least as much as the spatial questions:
 # those sites carry everything, not a spatial skill. Doubling (× 2) one site at a time rarely helps
-# (the best setting is printed). Unlike chapter 01's testbed, no single site is a "spatial switch".
+# (the best setting is printed). Unlike chapter 02's testbed, no single site is a "spatial switch".
 # Now one head at a time, at the two layers whose attention matters most for the spatial items:
 
 # %%
@@ -366,7 +366,7 @@ print(f"the most damaging head: {worst.site} × 0 → spatial {worst.delta:+.2f}
 #
 # ## 6 · γ in a network trained by others
 #
-# Chapter 03's claims, measured on real weights. SmolLM2 has two RMSNorms per layer (before
+# Chapter 05's claims, measured on real weights. SmolLM2 has two RMSNorms per layer (before
 # attention, before the MLP: **Input-Norms**, each read by linear maps) and a final norm, which with
 # tied input/output embeddings is an **Output-Norm** (it cannot fold into the shared embedding matrix).
 
@@ -414,14 +414,15 @@ plt.show()
 # setting any single layer's γ back to 1 costs many nats — about as much as resetting all of them
 # (black line): the network is built around those values. The green line asks whether that is only
 # *scale*: every γ replaced by its own mean keeps each norm's overall size and removes just the
-# per-channel shape. Folding (printed above) is the other half of the claim: the Input-Norm γ add
+# per-channel shape — and that costs even more than resetting to 1. What the network relies on is
+# the shape of γ across channels, not only its size. Folding (printed above) is the other half of the claim: the Input-Norm γ add
 # nothing the next linear maps could not hold — the function is unchanged to float precision — yet
 # the trained network depends on their values. Tiny in count, large in effect, on a network trained by others.
 #
 # ## 7 · Why the prefix cache matters at a real size
 #
 # A ScAle step changes only the last position, so the prompt runs once without gradients and every
-# step runs one token per prompt (chapter 02). One step, plain vs cached, on 8 prompts of 512 tokens
+# step runs one token per prompt (chapter 03). One step, plain vs cached, on 8 prompts of 512 tokens
 # of held-out text (`benchmarks/bench_real.py` measures 128 / 512 / 1,024 tokens and the sweep).
 # The cached step has a floor no cache removes: even for one token, the forward and backward pass
 # read all 134.5 M weights, which on a CPU is limited by memory bandwidth. Larger batches share
@@ -616,6 +617,7 @@ if not FAST:
     assert scoring["cloze"] > scoring_ci["letter"][1], "cloze scoring should beat letter scoring beyond the letter interval"
     assert fold["max_abs_logit_diff"] < 1e-3 * fold["logit_scale"], "folding γ changed the logits"
     assert metrics["real_reset_all_loss_increase"] > 1.0, "resetting every γ should cost more than a nat of held-out loss"
+    assert metrics["real_gamma_flattened_loss_increase"] > metrics["real_reset_all_loss_increase"], "the prose says flattening γ costs more than resetting it"
     assert GAMMA_FRACTION < 1e-3
     assert metrics["real_scale_gain_ci"][0] > 0 and metrics["real_scale_beyond_calibration_ci"][0] > 0, summary
     assert max(invert_scale) < invert_frozen, "the summary says ScAle makes the inverted relations worse"

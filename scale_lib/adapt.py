@@ -342,7 +342,7 @@ def coefficient_frame(adapters, n_layers: int | None = None):
 
 
 def sweep_agreement(adapter: ScAle, batch, *, scales=(0.5, 1.5), kind: str = "spatial", progress: bool = False):
-    """Do the learned head coefficients point where a one-head-at-a-time sweep (notebook 01) points?
+    """Do the learned head coefficients point where a one-head-at-a-time sweep (notebook 02) points?
 
     For every head of the adapter's layers, the sweep's **direction** is the change of accuracy on
     ``kind`` items when that head alone is scaled by ``scales[1]`` minus the change at ``scales[0]``

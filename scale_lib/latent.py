@@ -4,7 +4,7 @@ A claim measured on one pretrained model is a claim about one random draw. The b
 :data:`scale_lib.testbed.TESTBED_SEEDS`: the same recipe (pretrain on spatial + non-spatial
 questions, then tune the language model's attention on non-spatial questions only) run with
 different seeds — different layouts, initialisation and minibatch order. :func:`study_testbed`
-runs chapter 02's comparison (frozen, ScAle, LoRA r=1 on the same batches) on one of them and the
+runs chapter 03's comparison (frozen, ScAle, LoRA r=1 on the same batches) on one of them and the
 diagnostics below; :func:`across_testbeds` does it for several and returns one row per testbed.
 
 The diagnostics ask *what kind of damage* the tuning did, with tools the book already has:
@@ -45,7 +45,7 @@ _ALL_PROJ = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 @dataclass
 class TestbedData:
-    """One testbed and chapter 02's data for it: training items half spatial, half non-spatial; held-out test layouts."""
+    """One testbed and chapter 03's data for it: training items half spatial, half non-spatial; held-out test layouts."""
 
     seed: int
     directory: "object"  # the checkpoint folder
@@ -66,7 +66,7 @@ class TestbedData:
 
 
 def load_data(seed: int | None = None, *, directory=None, n_per_kind: int = 1000, n_test_layouts: int = 250) -> TestbedData:
-    """Testbed ``seed`` (or the one in ``directory``), frozen, with chapter 02's split: ``n_per_kind``
+    """Testbed ``seed`` (or the one in ``directory``), frozen, with chapter 03's split: ``n_per_kind``
     spatial + ``n_per_kind`` non-spatial training items from its own training layouts, and every
     question of ``n_test_layouts`` held-out layouts."""
     from pathlib import Path
@@ -181,7 +181,7 @@ def sweep_summary(sweep: pd.DataFrame, *, tolerance: float = 0.02) -> dict:
 
 
 def discovery(model: nn.Module, test, *, head_scales=(0.0, 2.0), tolerance: float = 0.02, progress: bool = False) -> tuple[pd.DataFrame, dict]:
-    """Chapter 01's discovery on one testbed: every head at ``head_scales`` and every attention block
+    """Chapter 02's discovery on one testbed: every head at ``head_scales`` and every attention block
     switched off, at the last token, on ``test`` (spatial and non-spatial items), prefix-cached.
 
     Returns the tidy sweep and a summary: ``L0_attn_off_spatial`` / ``_nonspatial`` (the first
@@ -201,7 +201,7 @@ def discovery(model: nn.Module, test, *, head_scales=(0.0, 2.0), tolerance: floa
 
 def study_testbed(data: TestbedData, *, steps: int = 300, lrs: dict | None = None, seed: int = 0, probes: bool = True,
                   head_scales=(0.0, 2.0), progress: bool = False) -> dict:
-    """Chapter 02's comparison and the damage diagnostics on one testbed.
+    """Chapter 03's comparison and the damage diagnostics on one testbed.
 
     Returns a dict (one row of :func:`across_testbeds`) and, under ``"_details"``, the trained ScAle
     adapter, the per-head tuning change, and the one-head sweep.
@@ -276,7 +276,7 @@ def across_testbeds(seeds=testbed.TESTBED_SEEDS, *, n_per_kind: int = 1000, n_te
 
 
 def discovery_across(seeds=testbed.TESTBED_SEEDS, *, n_test_layouts: int = 250, progress: bool = True) -> pd.DataFrame:
-    """Chapter 01's :func:`discovery` on each testbed: one row per seed (frozen spatial accuracy and the summary)."""
+    """Chapter 02's :func:`discovery` on each testbed: one row per seed (frozen spatial accuracy and the summary)."""
     from tqdm.auto import tqdm
 
     rows = []
@@ -290,7 +290,7 @@ def discovery_across(seeds=testbed.TESTBED_SEEDS, *, n_test_layouts: int = 250, 
     return pd.DataFrame(rows).set_index("testbed")
 
 
-#: The claims about every testbed that chapters 01 and 02 wrote down before the fresh testbeds were
+#: The claims about every testbed that chapters 02 and 03 wrote down before the fresh testbeds were
 #: trained and swept (a claim -> a test of one row). The chapters report which hold where.
 DISCOVERY_CLAIMS = {
     "L0.attn × 0 costs spatial more than non-spatial": lambda r: r.L0_attn_off_spatial < r.L0_attn_off_nonspatial,

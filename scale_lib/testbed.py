@@ -9,7 +9,7 @@
   question and its options (:func:`testbed_prompt`); the model **answers with the option's word**,
   predicted at the last position and scored strictly: the argmax over the item's own options.
 
-What it learns, and why this design (measured on 2 cores; notebook 05 shows the checkpoint):
+What it learns, and why this design (measured on 2 cores; notebook 01 shows the checkpoint):
 
 * **Spatial-Grid**: the corner question (q1) is the spatial skill; "is there a …" and "how many
   kinds …" are the non-spatial controls. In this mix the corner question reaches 1.00 in 1,500
@@ -29,7 +29,7 @@ What it learns, and why this design (measured on 2 cores; notebook 05 shows the 
   last token moved, the image features did not (the vision tower was not tuned).
 * Which weights are tuned decides what kind of damage the skill takes, and so what can undo it
   (measured with the same pretrained model; "ScAle" = 36 coefficients trained 300 steps on spatial +
-  non-spatial items, LoRA r=1 on spatial items, as in notebook 02):
+  non-spatial items, LoRA r=1 on spatial items, as in notebook 03):
 
   | tuned on non-spatial questions | corner after tuning | ScAle | LoRA r=1 | ScAle's share of LoRA's gain |
   |---|---|---|---|---|
@@ -45,7 +45,7 @@ What it learns, and why this design (measured on 2 cores; notebook 05 shows the 
 
   That table was measured on **one** pretrained model (seed 0's first run), and the recipe was
   chosen from it by ScAle's share. On six more seeds with the same recipe (:mod:`scale_lib.latent`,
-  notebook 02, section 6), pretraining learned the corner question well on four (0.92–1.00) and
+  notebook 03, section 6), pretraining learned the corner question well on four (0.92–1.00) and
   poorly on two (0.60–0.73); ScAle's gain ranged from −0.02 to +0.15 and its share of LoRA r=1's gain
   stayed far below 0.72. The recipe does not make the skill reliably latent.
 
@@ -386,7 +386,7 @@ def main(pretrain_steps: int = 1500, tune_steps: int = 300, tune_lr: float = 3e-
     defaults to :func:`testbed_dir` ``(seed)``.
 
     Records accuracy per question type after pretraining ("before tuning") and after tuning (the
-    frozen model that notebooks 01 and 02 adapt), and how long pretraining took.
+    frozen model that notebooks 02 and 03 adapt), and how long pretraining took.
     """
     if tune not in TUNE_SCOPES:
         raise ValueError(f"unknown tune scope {tune!r}; valid scopes are {sorted(TUNE_SCOPES)}")

@@ -14,9 +14,9 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/03_norm_scale_vectors.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/05_norm_scale_vectors.ipynb)
 #
-# # 03 · Norm scale vectors in real pre-training runs
+# # 05 · Norm scale vectors in real pre-training runs
 #
 # Every RMSNorm of a Llama multiplies its normalised input by a learnable vector γ. *Negligible in
 # Size, Significant in Effect* (2026) claims that these vectors — under 0.01 % of a model's
@@ -71,7 +71,7 @@ from scale_lib.exercises import check
 from scale_lib.lm import CharCorpus, PretrainConfig, char_model, evaluate_lm, throughput_ratio
 from scale_lib.paired import paired_gap, paired_runs, plot_gap, plot_paired
 
-NB = "03_norm_scale_vectors"
+NB = "05_norm_scale_vectors"
 FAST = sl.is_fast()
 sl.use_style()
 sl.seed_everything(0)
@@ -400,7 +400,7 @@ check("exercise 3", answer_3, sum(r == "input" for r in qwen_roles.values()),
 # %% [markdown]
 # ## 8 · Checked
 #
-# The headline numbers, recorded in `figures/03_norm_scale_vectors/metrics.json`. Signs: every
+# The headline numbers, recorded in `figures/05_norm_scale_vectors/metrics.json`. Signs: every
 # gap is *variant − reference* in nats of validation loss, so a positive `removal_gap_mean` means
 # removing γ hurts, and a negative `hg_gap` means HG helps.
 

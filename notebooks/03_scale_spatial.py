@@ -14,11 +14,11 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/02_scale_spatial.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/03_scale_spatial.ipynb)
 #
-# # 02 · ScAle: a few dozen scalars bring back a spatial skill
+# # 03 · ScAle: a few dozen scalars bring back a spatial skill
 #
-# Notebook 01 multiplied one head's output by a constant, by hand, and watched spatial accuracy
+# Notebook 02 multiplied one head's output by a constant, by hand, and watched spatial accuracy
 # move. **ScAle** ("Attention Head Scaling as a Minimal Adapter for Spatial Reasoning in VLMs", 2026)
 # learns those constants instead:
 #
@@ -87,7 +87,7 @@ from scale_lib.adapt import adapt, coefficient_frame, compare, sweep_agreement
 from scale_lib.exercises import check
 from scale_lib.scale import ScAle, ScAleConfig, cache_check, cached_step_speedup
 
-NB = "02_scale_spatial"
+NB = "03_scale_spatial"
 FAST = sl.is_fast()
 sl.use_style()
 sl.seed_everything(0)
@@ -98,7 +98,7 @@ print("fast mode" if FAST else "full mode")
 # %% [markdown]
 # ## 1 · The adapter on the testbed
 #
-# The frozen model is the book's tiny LLaVA (notebook 05 shows how it was made): it once answered
+# The frozen model is the book's tiny LLaVA (notebook 01 shows how it was made): it once answered
 # the Spatial-Grid corner question — *which animal is in the top-left corner?* — perfectly; then
 # its language model's attention was tuned on non-spatial questions only (*is there a cat?*, *how
 # many kinds of animals?*). The corner skill is still inside, used less. Training data and test
@@ -237,7 +237,7 @@ sl.save_figure(fig, NB, "coefficients")
 plt.show()
 
 # %% [markdown]
-# **Does ScAle turn the heads notebook 01 would have picked?** For each head, notebook 01's kind of
+# **Does ScAle turn the heads notebook 02 would have picked?** For each head, notebook 02's kind of
 # sweep — that head alone × 1.5, then × 0.5, on the spatial training items — gives a direction:
 # positive if amplifying it helps the corner answers. Against the learned coefficient (seed 0):
 
@@ -394,7 +394,7 @@ plt.show()
 #   score the corner question (`latent.restored`, undone on exit);
 # * **probe** — a linear probe on the last token's final hidden state: is the answer still
 #   readable there? (before tuning it always is);
-# * **best single head** — the most one head at × 0 or × 2 buys back (notebook 01's sweep), with
+# * **best single head** — the most one head at × 0 or × 2 buys back (notebook 02's sweep), with
 #   non-spatial accuracy within 2 points;
 # * **how far tuning moved the heads** — the relative weight change of each head's query, key,
 #   value and output slices.
@@ -460,7 +460,7 @@ plt.show()
 # * **Spread, not local.** The tuning moved every head's weights by a similar amount (the two
 #   heatmaps: about a quarter of their norm, on the testbed where ScAle did worst and where it did
 #   best), so the damage is not confined to a few heads a scalar could switch off.
-# * **Single heads.** The best single-head gain of notebook 01's sweep is a few points at most on
+# * **Single heads.** The best single-head gain of notebook 02's sweep is a few points at most on
 #   every testbed; where no head helps alone (testbed 3), ScAle did not help either.
 # * **Less latent, less to unlock.** On the two seeds whose pretraining never learned the corner
 #   question well, the skill was weak before any tuning: their before-tuning accuracy caps what any
@@ -542,7 +542,7 @@ check("exercise 2", answer_2, lora_big,
 del big
 
 # %% [markdown]
-# **Exercise 3 — which head grew?** Before looking at section 5's map: notebook 01 found the heads
+# **Exercise 3 — which head grew?** Before looking at section 5's map: notebook 02 found the heads
 # whose switch-off hurt corner answers most. Which head did ScAle amplify most (seed 0)? Answer
 # with its site name, e.g. `"L2.H5"`.
 
@@ -581,7 +581,7 @@ else:
 # ## 11 · Checked
 #
 # The chapter's claims, as assertions on the numbers above (full mode), recorded in
-# `figures/02_scale_spatial/metrics.json`. The assertions were written before the testbeds of
+# `figures/03_scale_spatial/metrics.json`. The assertions were written before the testbeds of
 # section 6 were trained: they state what a reader should be able to rely on — a gain beyond
 # test-set noise on every fresh testbed, non-spatial accuracy within a point — not the share.
 # The share is reported, as a distribution, not asserted.

@@ -14,11 +14,9 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/05_spatial_benchmark.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/01_spatial_benchmark.ipynb)
 #
-# # 05 · The spatial benchmark, up close
-#
-# *(Read this before notebooks 01 and 02: they measure models on this benchmark.)*
+# # 01 · The spatial benchmark, up close
 #
 # ScAle is evaluated on **SpatialEval** (Wang et al., NeurIPS 2024). Its three synthetic tasks can
 # be generated, so this book builds them offline — faithfully enough that the same code scores a
@@ -66,7 +64,7 @@ import scale_lib as sl
 from scale_lib import spatial
 from scale_lib.exercises import check
 
-NB = "05_spatial_benchmark"
+NB = "01_spatial_benchmark"
 FAST = sl.is_fast()
 sl.use_style()
 print("fast mode" if FAST else "full mode")
@@ -75,7 +73,7 @@ print("fast mode" if FAST else "full mode")
 # ## 1 · A gallery
 #
 # Large images (64-pixel cells, names drawn as SpatialEval does) are for real VLMs; the tiny CPU
-# model of notebooks 01–02 sees 8-pixel cells — one vision patch per cell — where each place or
+# model of notebooks 02–03 sees 8-pixel cells — one vision patch per cell — where each place or
 # animal is a distinct icon. Right: the TQA prompt, which the VTQA modality adds to the image.
 
 # %%
@@ -170,7 +168,7 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
           f"lenient: {spatial.score_lenient(response, demo)}")
 
 # %% [markdown]
-# ## 5 · The tiny VLM that notebooks 01 and 02 adapt
+# ## 5 · The tiny VLM that notebooks 02 and 03 adapt
 #
 # The real SpatialEval and real VLM weights cannot be downloaded here, so the book trains its own
 # vision-language model: a real `LlavaForConditionalGeneration` (a 2-layer CLIP tower, one 8-px patch
@@ -197,9 +195,9 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
 # use. We build that situation on purpose: pretrain on spatial and non-spatial questions, then tune
 # the language model's attention on **non-spatial questions only**. Spatial accuracy falls; the
 # image features and the circuitry that computed it are still inside, weighted differently.
-# Notebook 01 looks for it with rescaling sweeps; notebook 02 unlocks it with ScAle. (Tuning every
+# Notebook 02 looks for it with rescaling sweeps; notebook 03 unlocks it with ScAle. (Tuning every
 # weight instead erodes more than the weighting: `scale_lib.testbed`'s docstring has the
-# measurements, and notebook 02 the consequence.)
+# measurements, and notebook 03 the consequence.)
 
 # %%
 from scale_lib import testbed

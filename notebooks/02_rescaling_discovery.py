@@ -14,14 +14,14 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/01_rescaling_discovery.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scale-lib/scale_lib/blob/main/notebooks/02_rescaling_discovery.ipynb)
 #
-# # 01 · Rescaling discovery: multiply one activation, move the answer
+# # 02 · Rescaling discovery: multiply one activation, move the answer
 #
 # The ScAle paper starts from one observation: **multiplying the output of a single layer or
 # attention head by a constant — at the last token, without changing a single weight — moves a
 # vision-language model's accuracy a lot**, and differently for spatial and non-spatial questions.
-# This notebook makes that observation on the book's tiny VLM (notebook 05 shows how it was trained:
+# This notebook makes that observation on the book's tiny VLM (notebook 01 shows how it was trained:
 # it once answered the Spatial-Grid corner question perfectly, then was tuned on non-spatial
 # questions only, so the skill is still inside but used less), and then on a **real pretrained
 # transformer**, all-MiniLM-L6-v2.
@@ -66,7 +66,7 @@ from scale_lib.spatial import render
 from scale_lib.exercises import check
 from scale_lib.sweep import PromptCache, naive_sweep, rescaling_sweep
 
-NB = "01_rescaling_discovery"
+NB = "02_rescaling_discovery"
 FAST = sl.is_fast()
 sl.use_style()
 sl.seed_everything(0)
@@ -175,7 +175,7 @@ print(f"{len(head_sites) * len(head_scales)} settings in {head_seconds:.1f} s")
 # of spatial accuracy while the non-spatial answers move by at most a point or two — such heads are
 # *selective* (the table above lists the largest effects). Some changes even help a little: the
 # skill was weakened by the non-spatial tuning, and a single scale can undo a small part of that.
-# That is the observation ScAle turns into an adapter (notebook 02): learn one bounded scale per
+# That is the observation ScAle turns into an adapter (notebook 03): learn one bounded scale per
 # head instead of trying them by hand. Each cell is an accuracy over about 250 items, so a change
 # of ±0.03 is within test-set noise (one standard error is about 0.03 at 0.7 accuracy).
 
@@ -201,7 +201,7 @@ print(f"naive {naive_seconds:.2f} s, cached {cached_seconds:.2f} s: {sweep_speed
 # ## 4 · One testbed, or every testbed?
 #
 # The numbers above describe **one** testbed: one pretraining seed. The book ships seven made
-# with the same recipe (notebook 02, section 6, says why; seed 0, used above, is the one the
+# with the same recipe (notebook 03, section 6, says why; seed 0, used above, is the one the
 # recipe was chosen on). Here is the same discovery on each of them — the first layer's attention
 # switched off, and over heads: the largest loss from a *selective* head (non-spatial accuracy
 # within 2 points) and the largest gain any single head at × 0 or × 2 buys with non-spatial within
@@ -340,7 +340,7 @@ check("exercise 2", answer_2, "off" if abs(last_attn[0.0]) > abs(last_attn[2.0])
 # %% [markdown]
 # ## 8 · Checked
 #
-# The observation that motivates ScAle, as numbers (`figures/01_rescaling_discovery/metrics.json`):
+# The observation that motivates ScAle, as numbers (`figures/02_rescaling_discovery/metrics.json`):
 # the largest change of spatial accuracy from scaling one site at the last token, and what the same
 # setting does to non-spatial accuracy.
 

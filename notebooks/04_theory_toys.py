@@ -163,12 +163,15 @@ plt.show()
 print(f"closed form vs RK4 simulation: max |Δθ| = {closed_form_err:.1e}")
 
 # %% [markdown]
-# **"Never slower than without γ" needs a condition.** From $\gamma_0 = 1$ the rate starts at
-# $1 + w_0^2 \ge 1$ and grows while $|\theta|$ grows, so whenever the weight must *grow* toward its
-# target (first three panels) γ is never slower than the baseline. But the rate is
-# $\sqrt{c^2 + 4\theta^2}$, which falls below 1 when both $|c| < 1$ and $|\theta| < \tfrac12$: in the
-# last panel ($\gamma_0 = w_0 = 1$, target 0) θ decays like $1/(1 + 2t)$ instead of $e^{-t}$ —
-# slower. Shrinking weights lose the amplification.
+# **"Never slower than without γ" needs a condition.** *(Secondary reading of the paper: the
+# preconditioner's smallest eigenvalue is at least γ², so ≥ 1 from γ₀ = 1. The condition below is ours.)*
+# From $\gamma_0 = 1$ the rate starts at $1 + w_0^2 \ge 1$; along the way it is
+# $\sqrt{c^2 + 4\theta^2}$ with $c = \gamma^2 - w^2$ fixed, so γ is slower than the baseline exactly
+# while $c^2 + 4\theta^2 < 1$. The first two panels grow θ, so the rate only rises. The third
+# *shrinks* θ from 2 to 0.5 and still stays fast: its imbalance $c = 1 - 4 = -3$ alone keeps the rate
+# ≥ 3. In the last panel ($\gamma_0 = w_0 = 1$, target 0) $c = 0$ and θ → 0, so the condition holds:
+# θ decays like $1/(1 + 2t)$ instead of $e^{-t}$ — slower. A shrinking weight loses the
+# amplification only when γ and w are balanced.
 #
 # The phase portrait shows the same in the $(w, \gamma)$ plane: trajectories run along the
 # hyperbolas $\gamma^2 - w^2 = c$ (conservation) to the solution set $\gamma w = \theta^*$.

@@ -23,13 +23,23 @@
 # a norm's scale vector γ multiplies each channel of a normalised activation. Before either paper,
 # this notebook builds the tool they share and looks at what a single scale does.
 #
-# You will:
+# **You will learn to**
 # 1. train a real `transformers` Llama (4 layers, 8 heads, 1 M parameters) on Python's own help
 #    pages — about a minute on a laptop CPU, no download;
 # 2. find where its heads, attention outputs and MLPs live with `scale_lib.model_map`;
 # 3. scale them with `scale_lib.scaled(...)` — a context manager that adds hooks and always removes
 #    them — and watch the next-character distribution move;
-# 4. map which heads matter, and play with a slider.
+# 4. map which heads matter, and play with a slider;
+# 5. write the hook yourself: a forward pre-hook on the attention output projection that scales one
+#    head at the last token, checked against `sl.scaled`.
+#
+# **Prerequisites**: PyTorch (modules, autograd); what an attention head is (the [glossary](glossary.md)
+# has the book's terms). **Time**: ≈ 3 minutes to run in full mode, 40 minutes to read and do.
+#
+# **What the papers say, what we show.** *[abstract]* ScAle learns "a small set of scalar
+# coefficients to modulate last-token attention and MLP activations"; the scale-vector paper studies
+# the γ that multiplies each channel of a norm. *[ours]* This chapter shows the shared tool — one
+# multiplication at one site and one position — on a model trained here, before either paper's claim.
 #
 # **Fast mode.** `SCALE_LIB_FAST=1` (what the tests set) shrinks every run to seconds; the numbers
 # quoted in the text are from a full run (the default).
@@ -51,8 +61,10 @@ import seaborn as sns
 import torch
 
 import scale_lib as sl
-from scale_lib.explore import all_sites, kl_divergence, next_token_probs, scale_response
+from scale_lib import exercises as ex
+from scale_lib import solutions
 from scale_lib.exercises import check
+from scale_lib.explore import all_sites, kl_divergence, next_token_probs, scale_response
 from scale_lib.lm import CharCorpus, char_llama, train_lm
 
 NB = "00_scaling_hooks"
@@ -233,7 +245,7 @@ sl.explorer(draw_distribution, site=site_choice, scale=scale_slider)
 # next-character distributions *identical*? Set `answer_1` to `True` or `False`.
 
 # %%
-answer_1 = None  # your answer: True or False
+answer_1 = None  # your answer: True or False — commit to it before running the cell
 p_heads = next_token_probs(model, contexts, {"L0.heads": 0.0})
 p_attn = next_token_probs(model, contexts, {"L0.attn": 0.0})
 check("exercise 1", answer_1, bool(torch.equal(p_heads, p_attn)),
@@ -253,6 +265,37 @@ with torch.no_grad():
 check("exercise 2", answer_2, not torch.equal(before, after),
       explanation="a decoder is causal: position t never sees later positions, so only the last token's "
       "computation depends on the scales — the prefix can be computed once and cached.")
+
+# %% [markdown]
+# **Exercise 3 — write the hook.** `sl.scaled` is a few hundred lines because it handles every
+# architecture, padding side and site; the mechanism is ten. An attention block concatenates its
+# heads' outputs, `head_dim` numbers each, and its output projection `o_proj` mixes them. A
+# *forward pre-hook* on `o_proj` (`module.register_forward_pre_hook(hook)`) sees that concatenated
+# input as `args[0]` (batch × positions × heads·head_dim) and may return a replacement `args`.
+# Write `head_scaling_prehook(head, scale, head_dim)` returning such a hook that multiplies head
+# `head`'s slice **at the last position only** by `scale` (without modifying the input in place).
+# The check registers it on layer 0, compares the logits with `sl.scaled(model, {"L0.H1": 0.0})`,
+# and removes it again whatever happens.
+
+# %%
+def head_scaling_prehook(head, scale, head_dim):
+    return solutions.hooks.head_scaling_prehook(head, scale, head_dim)  # SOLUTION
+
+
+ex.test_head_prehook(head_scaling_prehook, model, contexts[:4], layer=0, head=1, scale=0.0)
+
+# %% [markdown]
+# **Exercise 4 — KL, and its direction.** Section 3 measured change as KL(unscaled ‖ scaled): the
+# expected extra surprise of the scaled model on what the unscaled one predicts — large when the
+# scaled model puts little mass where the original puts much. Write `kl_divergence(p, q)` over the
+# last dimension, with 0 · log 0 = 0 (a distribution with exact zeros must not give NaN).
+
+# %%
+def kl_divergence_mine(p, q):
+    return solutions.hooks.kl_divergence(p, q)  # SOLUTION
+
+
+ex.test_kl_divergence(kl_divergence_mine)
 
 # %% [markdown]
 # ## 6 · What this notebook showed, checked
@@ -282,3 +325,23 @@ if not FAST:
     assert history.val_loss[-1] < 1.8, "the model should have learned English-like text"
     assert top_head.kl > 0.05 and top_head.top_changed > 0.05, "switching off one head at one token should visibly move predictions"
     assert top_head.kl > 3 * metrics["median_head_kl_at_0"], "head importance should be uneven: a few heads matter much more"
+
+# %% [markdown]
+# ## Summary
+#
+# * A site is a place where a transformer adds something to its residual stream: an attention
+#   head's output, a whole attention block's, an MLP's. `sl.scaled` multiplies any of them at the
+#   last token and always removes its hooks.
+# * One number at one head and one token can move the next-token distribution a lot, and heads
+#   matter very unevenly; whole blocks matter more than single heads.
+# * Because a decoder is causal, scaling the last token leaves every earlier position unchanged —
+#   the fact the ScAle trainer (chapter 03) turns into a prefix cache.
+#
+# **Questions for discussion.** Why would a scale above 1 and one below 1 both raise the KL — is
+# "off" (× 0) special? If two heads each change the prediction a little, what do you expect from
+# scaling both — and how would you test it? What does a head's importance at the last token say
+# about its importance elsewhere?
+#
+# **Further reading.** Voita et al., *Analyzing Multi-Head Self-Attention* (2019) and Michel et al.,
+# *Are Sixteen Heads Really Better than One?* (2019) on pruning heads; the TransformerLens
+# documentation on hooks; `references.bib`.

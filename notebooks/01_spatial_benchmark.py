@@ -194,7 +194,7 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
 # which animal is in a given corner (q1), a four-way look-up — and the non-spatial controls on the
 # same images (is there a …? how many kinds …?). That is far from SpatialEval's multi-hop relations
 # and turn counting. We measured that it does *not* learn, in a budget of minutes, the
-# row-and-column question (q2: 0.30–0.37 against 0.25), Spatial-Map (binding twelve place names to
+# row-and-column question (q2: 0.30<!--x-->–0.37<!--x--> against 0.25<!--x-->, in the trial runs `scale_lib.testbed` records), Spatial-Map (binding twelve place names to
 # their icons stayed at chance in every recipe we tried) or Maze-Nav's turn counting, and that
 # answering with option **letters** kept even the corner question at chance — so the tiny model
 # reads the question with its options and **answers with the option's word**, scored strictly (the

@@ -190,7 +190,7 @@ print(f"{len(head_sites) * len(head_scales)} settings in {head_seconds:.1f} s")
 # skill was weakened by the non-spatial tuning, and a single scale can undo a small part of that.
 # That is the observation ScAle turns into an adapter (notebook 03): learn one bounded scale per
 # head instead of trying them by hand. Each cell is an accuracy over about 250 items, so a change
-# of ±0.03 is within test-set noise (one standard error is about 0.03 at 0.7 accuracy).
+# of ±0.03<!--x--> is within test-set noise (one standard error is about 0.03<!--x--> at 0.7<!--x--> accuracy).
 
 # %% [markdown]
 # **Cached vs naive.** The sweeps above ran each prompt's prefix once. The naive way runs the whole
@@ -292,8 +292,11 @@ draw_explorer()
 plt.close()
 widget_update_seconds = time.perf_counter() - start
 print(f"one explorer update (every item re-scored + the plot): {widget_update_seconds:.2f} s")
-sl.explorer(draw_explorer, save=(NB, "explorer"), site=widgets.Dropdown(options=site_choices, value=SITE),
-            scale=widgets.FloatSlider(value=0.0, min=0.0, max=3.0, step=0.25))
+sl.explorer(
+    draw_explorer, save=(NB, "explorer"),
+    site=widgets.Dropdown(options=site_choices, value=SITE, description="site"),
+    scale=widgets.FloatSlider(value=0.0, min=0.0, max=3.0, step=0.25, description="scale"),
+)
 
 # %% [markdown]
 # ## 6 · A real pretrained transformer: MiniLM and who is left of whom
@@ -366,9 +369,9 @@ check("exercise 2", answer_2, "off" if abs(last_attn[0.0]) > abs(last_attn[2.0])
 
 # %% [markdown]
 # **Exercise 3 — an interval for an accuracy.** A cell of the heatmaps is an accuracy over a few
-# hundred items; is a change of 0.03 real? Write `wilson_interval(k, n)`: the 95 % Wilson score
+# hundred items; is a change of 0.03<!--x--> real? Write `wilson_interval(k, n)`: the 95 % Wilson score
 # interval for k right answers out of n (centre (p + z²/2n)/(1 + z²/n), half-width
-# z·√(p(1−p)/n + z²/4n²)/(1 + z²/n), z = 1.96). Unlike p ± 1.96·SE it stays inside [0, 1] at 0 and n.
+# z·√(p(1−p)/n + z²/4n²)/(1 + z²/n), z = 1.96<!--x-->). Unlike p ± 1.96<!--x-->·SE it stays inside [0, 1] at 0 and n.
 
 # %%
 def wilson_interval(k, n):

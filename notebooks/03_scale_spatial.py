@@ -33,7 +33,7 @@
 #   in (0, 2), with θ chosen so that `s = 1` exactly at the start: the adapted model begins as the frozen one;
 # * *[ours]* they are trained with the cross-entropy of the answer token; *[secondary]* on spatial questions.
 #
-# *[secondary]* The paper reports up to **134.1 % relative accuracy gain**, on SpatialEval and on
+# *[secondary]* The paper reports up to **134.1 %<!--x--> relative accuracy gain**, on SpatialEval and on
 # real-image spatial VQA (COCO-QA / VG-QA subsets), across several VLM families; that this
 # "recovers a substantial fraction" of LoRA's gain with a small fraction of its parameters (for
 # LoRA r = 1 on the query and value projections of a 7B model, ≈ 524 K parameters — about 500×
@@ -62,7 +62,7 @@
 #
 # **Where the paper is silent, our choices** (the docstrings of `scale_lib.scale` and
 # `scale_lib.adapt` give the details): one coefficient per head at the input of the attention
-# output projection, one per layer on the MLP output; bound (0, 2); Adam at learning rate 0.05 for
+# output projection, one per layer on the MLP output; bound (0, 2); Adam at learning rate 0.05<!--x--> for
 # 300 steps of 64; training items half spatial, half non-spatial (section 3 says why, and reports
 # the paper's spatial-only protocol beside it). Every method's learning rate was set by hand in
 # short trial runs on this testbed, not tuned on held-out data (`scale_lib.adapt.DEFAULT_LR`).
@@ -271,7 +271,7 @@ plt.show()
 # 0 or 2 (saturated) — see the caveat after the next figure before reading them as importance.
 #
 # **Does ScAle turn the heads notebook 02 would have picked?** For each head, notebook 02's kind of
-# sweep — that head alone × 1.5, then × 0.5, on the spatial training items — gives a direction:
+# sweep — that head alone × 1.5<!--x-->, then × 0.5<!--x-->, on the spatial training items — gives a direction:
 # positive if amplifying it helps the corner answers. Against the learned coefficient (seed 0):
 
 # %%
@@ -310,7 +310,7 @@ plt.show()
 
 # %% [markdown]
 # **Reading the table and the bars.** The corner question is where the methods differ; the two
-# non-spatial questions stay near 1.00 for every method, since every method also saw them. LoRA r=4,
+# non-spatial questions stay near perfect for every method, since every method also saw them. LoRA r=4,
 # (IA)³ and full fine-tuning bring the corner question back (almost) entirely; LoRA r=1 at the
 # book's learning rate gets most of the way; ScAle, with 36 numbers, recovers the fraction of LoRA
 # r=1's gain printed above — a real gain on this testbed (its fixed items far outnumber the broken
@@ -318,7 +318,7 @@ plt.show()
 # ScAle: part of the answer is readable from the final hidden state already, and the rest needs a
 # change *inside* the network. How the skill was damaged decides what can undo it: when the first
 # testbed was tuned on **every** weight, the image features eroded too, and ScAle recovered only
-# 6 % of LoRA's gain (27 % when every language-model weight was tuned; `scale_lib.testbed`'s
+# 6 %<!--x--> of LoRA's gain (27 %<!--x--> when every language-model weight was tuned; `scale_lib.testbed`'s
 # docstring has the table) — scalars on the last token re-weight what is there; they cannot rebuild
 # what is gone. But is this testbed's number a property of the recipe, or of one draw? Section 6.
 
@@ -336,8 +336,8 @@ plt.show()
 # So the book ships seven testbeds made with the same recipe (`python -m scale_lib.testbed --seed N`
 # remakes any of them): seed 0 (the one above) and seeds 1–6, made after the recipe was fixed and
 # **never used to choose anything**. (Even seed 0 is a new draw: the recipe was chosen on an earlier
-# run of it on another machine, where the corner question stood at 0.81 after tuning and ScAle
-# recovered 74 % of LoRA r=1's gain; `scale_lib.testbed` explains why a regenerated testbed differs.)
+# run of it on another machine, where the corner question stood at 0.81<!--x--> after tuning and ScAle
+# recovered 74 %<!--x--> of LoRA r=1's gain; `scale_lib.testbed` explains why a regenerated testbed differs.)
 # On each fresh testbed, `scale_lib.latent.study_testbed` runs this chapter's comparison — frozen,
 # ScAle, LoRA r=1, the same data sizes, steps and learning rates — and reports ScAle's share of
 # LoRA's gain with a 95 % paired-bootstrap interval over test items, and, because LoRA's own
@@ -408,7 +408,7 @@ plt.show()
 # interval of its mean over testbeds contains zero (printed above). LoRA r=1, at the learning rate
 # set by hand on the first testbed, recovers most of the skill on four testbeds and little or
 # nothing on two. So "ScAle recovers X % of LoRA's gain" is not one number: where the share is
-# defined it spans a wide range, and every fresh testbed sits well below the 74 % of the run the
+# defined it spans a wide range, and every fresh testbed sits well below the 74 %<!--x--> of the run the
 # recipe was chosen on. The left panel also shows something the recipe promised and did not
 # deliver: on two seeds pretraining never learned the corner question well (black marks, before
 # tuning), so there was little to make latent in the first place.
@@ -543,10 +543,12 @@ def draw_explorer(hi=2.0, layers=tuple(range(N_LAYERS)), data="spatial + non-spa
     ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
 
 
-sl.explorer(draw_explorer, save=(NB, "explorer"),
-            hi=widgets.FloatSlider(value=2.0, min=1.25, max=4.0, step=0.25, description="bound hi"),
-            layers=widgets.SelectMultiple(options=list(range(N_LAYERS)), value=tuple(range(N_LAYERS)), description="layers"),
-            data=widgets.Dropdown(options=["spatial + non-spatial", "spatial only"], value="spatial + non-spatial", description="data"))
+sl.explorer(
+    draw_explorer, save=(NB, "explorer"),
+    hi=widgets.FloatSlider(value=2.0, min=1.25, max=4.0, step=0.25, description="bound hi"),
+    layers=widgets.SelectMultiple(options=list(range(N_LAYERS)), value=tuple(range(N_LAYERS)), description="layers"),
+    data=widgets.Dropdown(options=["spatial + non-spatial", "spatial only"], value="spatial + non-spatial", description="data"),
+)
 
 # %% [markdown]
 # ## 9 · Exercises

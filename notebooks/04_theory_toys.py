@@ -179,7 +179,7 @@ print(f"closed form vs RK4 simulation: max |Δθ| = {closed_form_err:.1e}")
 # From $\gamma_0 = 1$ the rate starts at $1 + w_0^2 \ge 1$; along the way it is
 # $\sqrt{c^2 + 4\theta^2}$ with $c = \gamma^2 - w^2$ fixed, so γ is slower than the baseline exactly
 # while $c^2 + 4\theta^2 < 1$. The first two panels grow θ, so the rate only rises. The third
-# *shrinks* θ from 2 to 0.5 and still stays fast: its imbalance $c = 1 - 4 = -3$ alone keeps the rate
+# *shrinks* θ from 2 to 0.5<!--x--> and still stays fast: its imbalance $c = 1 - 4 = -3$ alone keeps the rate
 # ≥ 3. In the last panel ($\gamma_0 = w_0 = 1$, target 0) $c = 0$ and θ → 0, so the condition holds:
 # θ decays like $1/(1 + 2t)$ instead of $e^{-t}$ — slower. A shrinking weight loses the
 # amplification only when γ and w are balanced.
@@ -221,8 +221,12 @@ def draw_scalar(gamma0=1.0, w0=0.1, target=4.0):
     ax.legend()
 
 
-sl.explorer(draw_scalar, gamma0=widgets.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1), w0=widgets.FloatSlider(value=0.1, min=0.05, max=3.0, step=0.05),
-            target=widgets.FloatSlider(value=4.0, min=0.5, max=6.0, step=0.5))
+sl.explorer(
+    draw_scalar,
+    gamma0=widgets.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1, description="γ₀ (start)"),
+    w0=widgets.FloatSlider(value=0.1, min=0.05, max=3.0, step=0.05, description="w₀ (start)"),
+    target=widgets.FloatSlider(value=4.0, min=0.5, max=6.0, step=0.5, description="θ* (target)"),
+)
 
 # %% [markdown]
 # ## 4 · Ill-conditioned regression through a Pre-Norm linear layer
@@ -237,7 +241,7 @@ sl.explorer(draw_scalar, gamma0=widgets.FloatSlider(value=1.0, min=0.1, max=3.0,
 #   targets want *different* column scales: one **shared γ** vs **branch-specific γ** (HG).
 #
 # Each variant gets its best learning rate from a grid (all grid points train at once), and we
-# count the steps until the loss stays below 0.1 % of its initial value.
+# count the steps until the loss stays below 0.1 %<!--x--> of its initial value.
 
 # %%
 STEPS = sl.pick(2000, 300)
@@ -278,15 +282,15 @@ print(f"branch-specific γ vs shared γ, 3 branches, GD: {hg_gd_speedup:.2f}x")
 
 # %% [markdown]
 # What the full run shows: γ speeds up gradient descent by an order of magnitude on this problem
-# (≈ 10×). With Adam the gain is smaller (≈ 3.5×) once Adam's learning rate is tuned too: Adam's own
+# (≈ 10.6×<!--m:gd_speedup_with_gamma-->). With Adam the gain is smaller (≈ 3.5×<!--m:adam_speedup_with_gamma-->) once Adam's learning rate is tuned too: Adam's own
 # per-parameter normalisation already removes part of this ill-conditioning, and γ's
 # preconditioning works on top of it — *complementary* to the optimiser's, as digests of the paper
 # put it *[secondary]*, but
 # the more an optimiser preconditions by itself, the less γ has left to do. Branch-specific γ (HG)
-# gives a further ≈ 1.4× for GD when three branches want different column scales, and nothing for
+# gives a further ≈ 1.4×<!--m:hg_gd_speedup--> for GD when three branches want different column scales, and nothing for
 # Adam: in this linear toy a shared γ is already as good there. We report these as measured.
 #
-# (A run counts as done when its loss *stays* below 0.1 % of the start. Counting the first touch
+# (A run counts as done when its loss *stays* below 0.1 %<!--x--> of the start. Counting the first touch
 # instead rewards learning rates at the edge of stability, which reach the line and then bounce.)
 #
 # ## 5 · Weight decay: Input-Norm γ vs Output-Norm γ
@@ -356,7 +360,12 @@ def draw_decay(wd=LAM, lr=0.05):
     ax.legend(fontsize=8)
 
 
-sl.explorer(draw_decay, wd=widgets.FloatSlider(value=LAM, min=0.0, max=0.5, step=0.01), lr=widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=0, step=0.1))
+sl.explorer(
+    draw_decay,
+    wd=widgets.FloatSlider(value=LAM, min=0.0, max=0.5, step=0.01, description="weight decay"),
+    # a value on the slider's own grid (10^-1.3), so the browser does not snap it and redraw on load
+    lr=widgets.FloatLogSlider(value=10**-1.3, base=10, min=-3, max=0, step=0.1, description="learning rate"),
+)
 
 # %% [markdown]
 # ## 6 · Dual placement and magnitude–direction
@@ -399,7 +408,7 @@ def draw_or(d=64):
     ax.legend()
 
 
-sl.explorer(draw_or, save=(NB, "magnitude_direction"), d=widgets.IntSlider(value=64, min=2, max=512))
+sl.explorer(draw_or, save=(NB, "magnitude_direction"), d=widgets.IntSlider(value=64, min=2, max=512, description="dimension d"))
 
 # %% [markdown]
 # ## 7 · Exercises

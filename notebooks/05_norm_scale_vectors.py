@@ -23,9 +23,9 @@
 # fraction of a model's parameters, yet removing them substantially degrades pre-training;
 # *[secondary]* in a Pre-Norm network they add nothing the network could not represent without them,
 # weight decay should touch only Input-Norm γ, and three cheap changes help. The paper's own numbers,
-# as digests report them *[secondary]*: removing γ costs ≈ 0.028 nats at a matched learning rate and
-# ≈ 0.015 after re-tuning (0.12 B parameters), and the unified strategy gives ≈ 1.22–1.25× compute
-# efficiency at 0.12 B–2 B. Notebook 04 derived why on toy models (γ is a self-amplifying
+# as digests report them *[secondary]*: removing γ costs ≈ 0.028<!--x--> nats at a matched learning rate and
+# ≈ 0.015<!--x--> after re-tuning (0.12<!--x--> B parameters), and the unified strategy gives ≈ 1.22<!--x-->–1.25×<!--x--> compute
+# efficiency at 0.12<!--x--> B–2 B. Notebook 04 derived why on toy models (γ is a self-amplifying
 # preconditioner). Here we **pre-train real transformers models** — a `LlamaForCausalLM`
 # and a `Qwen3ForCausalLM` (QK-norm) reading Python's own documentation, character by character —
 # and measure each claim:
@@ -125,7 +125,7 @@ print(f"model: LlamaForCausalLM {MODEL}, {n_params:,} parameters; {CFG.steps} st
 # ## 1 · How small is γ, and what kind of norm is it in?
 #
 # γ has one entry per channel per norm: $(2L + 1)\,d$ numbers in a Llama with $L$ layers and width
-# $d$. At the scale of a real 1B model that is under 0.01 % — counted below on a TinyLlama-1.1B-sized
+# $d$. At the scale of a real 1B model that is under 0.01 %<!--x--> — counted below on a TinyLlama-1.1B<!--x-->-sized
 # configuration built on PyTorch's `meta` device (shapes only, no memory, no download).
 
 # %%
@@ -362,7 +362,7 @@ print(imp.round(4).to_string(index=False))
 # of every update; in runs this short and at this learning rate a large part of its gain (and of
 # the unified strategy's, which contains it) may be that effective step size rather than γ's
 # placement. OR's effect, if any, is within its interval here. The paper reports the unified
-# strategy at 0.12B–2B parameters; these are 0.27 M-parameter, 180-step runs — a direction, not a
+# strategy at 0.12B<!--x-->–2B parameters; these are 0.27<!--x--> M-parameter, 180-step runs — a direction, not a
 # replication.
 
 # %% [markdown]
@@ -383,8 +383,11 @@ def draw_pair(arm=f"removal: removed, lr {LR:g}", reference=f"removal: learnable
     plot_paired(all_runs[all_runs.arm.isin([arm, reference])], arm, reference, axes)
 
 
-sl.explorer(draw_pair, arm=widgets.Dropdown(options=choices, value=f"removal: removed, lr {LR:g}"),
-            reference=widgets.Dropdown(options=choices, value=f"removal: learnable, lr {LR:g}"))
+sl.explorer(
+    draw_pair,
+    arm=widgets.Dropdown(options=choices, value=f"removal: removed, lr {LR:g}", description="arm"),
+    reference=widgets.Dropdown(options=choices, value=f"removal: learnable, lr {LR:g}", description="reference"),
+)
 
 # %% [markdown]
 # ## 7 · Exercises
@@ -503,14 +506,14 @@ if not FAST:
 # %% [markdown]
 # ## Summary
 #
-# * γ is a tiny share of the parameters (under 0.01 % at 1 B scale), and folding it away leaves the
+# * γ is a tiny share of the parameters (under 0.01 %<!--x--> at 1 B scale), and folding it away leaves the
 #   function unchanged — yet fixing it at 1 before training costs loss at a matched learning rate on
 #   every seed here; after each arm's learning rate is re-tuned the printed gap says what remains.
 # * Weight decay on Output-Norm γ (QK-norm, a tied final norm) hurts; decaying only Input-Norm γ
 #   did not beat no decay on γ in these runs — the "helps" half of the claim is not reproduced here.
 # * Two of the three improvements (HG, DP) give small consistent gains; OR is within noise; DNP's
-#   gain may be its effective step size. These are 0.27 M-parameter, 180-step runs: directions, not
-#   a replication of the paper's 0.12 B–2 B results.
+#   gain may be its effective step size. These are 0.27<!--x--> M-parameter, 180-step runs: directions, not
+#   a replication of the paper's 0.12<!--x--> B–2 B results.
 #
 # **Questions for discussion.** If γ barely moves, how can removing it matter? Design a run that
 # separates DNP's "placement" from its effect on the step size. Why does a tied unembedding turn the

@@ -114,7 +114,7 @@ print("Q: What is the capital of France?  A:", tok.decode(reply[0, ids["input_id
 # The book's questions are SpatialEval's kind, rebuilt at graded difficulty by
 # `scale_lib.spatial.graded` from the benchmark generator's own layouts. Every prompt has this form
 # (wording moves a small model's accuracy a lot — in trials, dropping one sentence moved a task
-# from 0.60 to 0.95 — so it is printed here and fixed for the chapter):
+# from 0.60<!--x--> to 0.95<!--x--> (trials before this chapter) — so it is printed here and fixed for the chapter):
 
 # %%
 example = graded_items(["map_copy/2"], 1, seed=0)[0]
@@ -425,7 +425,7 @@ plt.show()
 # step runs one token per prompt (chapter 03). One step, plain vs cached, on 8 prompts of 512 tokens
 # of held-out text (`benchmarks/bench_real.py` measures 128 / 512 / 1,024 tokens and the sweep).
 # The cached step has a floor no cache removes: even for one token, the forward and backward pass
-# read all 134.5 M weights, which on a CPU is limited by memory bandwidth. Larger batches share
+# read all 134.5<!--x--> M weights, which on a CPU is limited by memory bandwidth. Larger batches share
 # that fixed cost, so the ratio grows with batch size as well as with prompt length.
 
 # %%

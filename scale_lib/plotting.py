@@ -44,35 +44,45 @@ def save_figure(fig: plt.Figure, notebook: str, name: str) -> Path:
 def explorer(draw, *, save: tuple[str, str] | None = None, **controls):
     """An interactive figure: ``draw(**values)`` redrawn whenever one of the ``controls`` changes.
 
-    The figure for the controls' default values is drawn straight away as ordinary cell output, so
-    a headless run (tests, ``make book``) exercises exactly the code a reader's slider does and
-    shows the same picture as the static figure. Redraws go into an ``Output`` widget and happen
-    only when a control changes — no widget output is captured while a notebook runs headless,
-    which avoids an intermittent stall of notebook executors on cells whose output an
-    ``Output`` widget captures (``ipywidgets.interact`` does).
+    One figure, replaced in place: the figure for the controls' default values is displayed as
+    ordinary cell output (with a display id), the controls below it, and every change *updates that
+    same output* (``DisplayHandle.update``) instead of appending a second plot. So a headless run
+    (tests, ``make book``) shows exactly the reader's default picture and never captures output in
+    an ``Output`` widget (which made notebook executors stall intermittently), and a live kernel
+    shows one figure that follows the controls.
 
+    A control without a ``description`` gets its keyword as one, so no slider shows a bare number.
     ``save=(notebook, name)`` also saves the default figure with :func:`save_figure`.
     """
     import ipywidgets as widgets
     from IPython.display import display
 
+    for name, c in controls.items():
+        if hasattr(c, "description") and not c.description:
+            c.description = name
+            c.style.description_width = "initial"
+
     def values():
         return {name: c.value for name, c in controls.items()}
 
-    draw(**values())
+    def render():
+        plt.close("all")
+        draw(**values())
+        fig = plt.gcf()
+        return fig
+
+    fig = render()
     if save is not None:
-        save_figure(plt.gcf(), *save)
-    plt.show()
-    out = widgets.Output()
+        save_figure(fig, *save)
+    handle = display(fig, display_id=True)
+    plt.close(fig)
 
     def redraw(_change=None):
-        with out:
-            out.clear_output(wait=True)
-            draw(**values())
-            plt.show()
+        fig = render()
+        handle.update(fig)
+        plt.close(fig)
 
     for c in controls.values():
         c.observe(redraw, names="value")
-    box = widgets.VBox([widgets.HBox(list(controls.values())), out])
-    display(box)
+    display(widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")))
     return None

@@ -1,0 +1,98 @@
+"""The rendered book: a static HTML site from the notebooks ``make book`` just executed.
+
+    python -m scale_lib.site            # build/notebooks/*.ipynb -> build/site/index.html (make book does it)
+
+Never re-executes anything: it renders the executed copies in ``build/notebooks/`` (full mode, with
+every output and figure) with Sphinx + MyST-NB and the sphinx-book-theme, beside the landing page
+(``site/index.md``: the reading order and what each chapter shows), the glossary and the references.
+Widgets keep the state they had when the notebook ran (MyST-NB embeds the widget state); where a
+widget needs a kernel, the page shows the default figure drawn under it and says how to run it live.
+The repository's home (for the "open in Colab" and "source" links) is read from ``pyproject.toml``'s
+``[project.urls] Repository`` — one place, so a fork changes it once (:func:`repository`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from .book import repo_root
+
+__all__ = ["repository", "build_site", "SITE_SOURCE", "CHAPTER_TITLES"]
+
+SITE_SOURCE = "site"
+#: chapter file stem -> title, in reading order (the file order)
+CHAPTER_TITLES: dict[str, str] = {}
+
+
+def repository(root: Path | None = None) -> str:
+    """``owner/name`` of the book's public home, from ``pyproject.toml`` ([project.urls] Repository)."""
+    text = ((root or repo_root()) / "pyproject.toml").read_text()
+    m = re.search(r'^Repository\s*=\s*"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?"', text, re.M)
+    if not m:
+        raise ValueError("pyproject.toml needs [project.urls] Repository = \"https://github.com/OWNER/NAME\"")
+    return m.group(1)
+
+
+def _titles(notebooks: list[Path]) -> dict[str, str]:
+    import nbformat
+
+    out = {}
+    for nb in notebooks:
+        cells = nbformat.read(nb, as_version=4).cells
+        heading = next((line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("# ")), nb.stem)
+        out[nb.stem] = heading.lstrip("# ").strip()
+    return out
+
+
+def build_site(executed: Path | None = None, target: Path | None = None, *, strict: bool = False) -> Path:
+    """Render ``executed`` (default ``build/notebooks``) into ``target`` (default ``build/site``); returns the index page."""
+    from sphinx.cmd.build import build_main
+
+    root = repo_root()
+    executed = Path(executed or root / "build" / "notebooks")
+    target = Path(target or root / "build" / "site")
+    notebooks = sorted(executed.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(f"no executed notebooks in {executed}: run `make book` (it executes them, then builds the site)")
+    missing = sorted({p.stem for p in (root / "notebooks").glob("[0-9][0-9]_*.py")} - {p.stem for p in notebooks})
+    if missing:
+        print(f"warning: no executed copy of {missing}; the site will not have them", file=sys.stderr)
+    src = root / "build" / "site-src"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    for path in (root / SITE_SOURCE).iterdir():
+        (shutil.copytree if path.is_dir() else shutil.copy)(path, src / path.name)
+    for nb in notebooks:
+        shutil.copy(nb, src / nb.name)
+    shutil.copy(root / "notebooks" / "glossary.md", src / "glossary.md")
+    shutil.copy(root / "references.bib", src / "references.bib")
+    titles = _titles(notebooks)
+    CHAPTER_TITLES.clear()
+    CHAPTER_TITLES.update(titles)
+    (src / "_chapters.txt").write_text("\n".join(nb.stem for nb in notebooks) + "\n")
+    args = ["-b", "html", "-q", str(src), str(target), "-D", f"html_context.repository={repository(root)}"]
+    if strict:
+        args.insert(0, "-W")
+    code = build_main(args)
+    if code:
+        raise RuntimeError(f"sphinx-build failed with exit code {code}; see the messages above")
+    index = target / "index.html"
+    print(f"the book: {index}")
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--executed", type=Path, default=None, help="folder of executed notebooks (default build/notebooks)")
+    parser.add_argument("--out", type=Path, default=None, help="where to write the site (default build/site)")
+    args = parser.parse_args(argv)
+    build_site(args.executed, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The rendered book in a real browser: every page loads, every local resource answers 200, every
+figure is visible, no page shows a traceback, links between pages resolve; full-page screenshots go
+to ``build/screenshots/site/`` for a person to look at."""
+
+import functools
+import http.server
+import re
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+
+from .conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "build" / "site"
+SHOTS = ROOT / "build" / "screenshots" / "site"
+PAGES = ["index.html"] + [f"{p.stem}.html" for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))] + ["glossary.html", "references.html"]
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no site in {SITE}: run `make book` (or `make site` after it) first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    bad = []
+    page.on("response", lambda r: bad.append(f"{r.status} {r.url}") if r.url.startswith(site_url) and r.status != 200 else None)
+    page.on("requestfailed", lambda r: bad.append(f"failed {r.url}") if r.url.startswith(site_url) else None)
+    response = page.goto(urljoin(site_url, page_name), wait_until="networkidle")
+    assert response is not None and response.status == 200, f"{page_name}: HTTP {response and response.status}"
+    assert not bad, f"{page_name}: local resources that did not load: {bad[:5]}"
+    text = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
+    assert "Traceback (most recent call last)" not in text, f"{page_name} shows a raw traceback"
+    assert "Error displaying widget" not in text, f"{page_name} shows a broken widget"
+    images = page.eval_on_selector_all("main img", "els => els.map(e => [e.currentSrc.slice(0, 60), e.naturalWidth, e.getBoundingClientRect().width])")
+    if page_name.startswith(tuple("0123456789")):
+        assert images, f"{page_name}: a chapter without a single figure"
+    invisible = [src for src, natural, shown in images if natural == 0 or shown == 0]
+    assert not invisible, f"{page_name}: figures that do not show: {invisible[:3]}"
+    links = {urlparse(h).path.rsplit("/", 1)[-1] for h in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+             if h.startswith(site_url) and h.split("#")[0].endswith(".html")}
+    missing = sorted(name for name in links if not (SITE / name).exists())
+    assert not missing, f"{page_name}: links to pages that do not exist: {missing}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{Path(page_name).stem}.png"), full_page=True)
+    page.close()
+
+
+def test_landing_page_lists_every_chapter_in_reading_order(browser, site_url):
+    page = browser.new_page()
+    page.goto(site_url, wait_until="networkidle")
+    hrefs = [h for h in page.eval_on_selector_all("main a[href]", "els => els.map(e => e.getAttribute('href'))") if re.match(r"^\d\d_", h)]
+    chapters = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))]
+    assert [h.split(".")[0] for h in dict.fromkeys(hrefs)] == chapters
+    page.close()
+
+
+def test_search_finds_the_book(browser, site_url):
+    page = browser.new_page()
+    page.goto(urljoin(site_url, "search.html?q=ScAle"), wait_until="networkidle")
+    page.wait_for_selector("#search-results li, .search li", timeout=15000)
+    assert page.locator("#search-results li, .search li").count() > 0, "the search page found nothing for 'ScAle'"
+    page.close()

@@ -42,9 +42,9 @@ def claims(text: str):
     blanked = EXEMPT.sub(lambda m: " " * len(m.group()), text)
     for m in NUMBER.finditer(blanked):
         num, unit = m.group("num"), (m.group("unit") or "").strip()
-        if "." not in num and not unit:
-            continue  # plain integers (counts, sizes, years, section numbers) are not checked
         marker = MARKER.match(text[m.end():])
+        if "." not in num and not unit and marker is None:
+            continue  # plain integers (counts, sizes, years, section numbers) need no marker; with one, they are checked
         key = None if marker is None else (marker.group("key") or "x")
         yield (m.group("sign") or "") + num, unit, key, text[max(0, m.start() - 40):m.end() + 10].replace("\n", " ")
 

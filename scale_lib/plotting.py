@@ -41,6 +41,40 @@ def save_figure(fig: plt.Figure, notebook: str, name: str) -> Path:
     return path
 
 
+#: every explorer of this kernel, newest last: (draw, controls) — what explorer_check re-renders
+_EXPLORERS: list = []
+
+
+def figure_pixels_sha(png: bytes) -> str:
+    """A hash of a PNG's pixels (not its metadata), to compare two renderings of one figure."""
+    import hashlib
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return hashlib.sha256(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).tobytes()).hexdigest()
+
+
+def explorer_check(index: int = -1) -> dict:
+    """The current control values of an explorer and the pixel hash of a *fresh* rendering of
+    ``draw(**values)`` — what a live-widget test compares with the figure the page shows."""
+    import json
+
+    from IPython.core.pylabtools import print_figure
+
+    draw, controls = _EXPLORERS[index]
+    values = {name: c.value for name, c in controls.items()}
+    plt.close("all")
+    draw(**values)
+    fig = plt.gcf()
+    png = print_figure(fig, "png", bbox_inches="tight")
+    plt.close(fig)
+    out = {"values": {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}, "pixels": figure_pixels_sha(png)}
+    print("EXPLORER_CHECK " + json.dumps(out, default=str))
+    return out
+
+
 def explorer(draw, *, save: tuple[str, str] | None = None, **controls):
     """An interactive figure: ``draw(**values)`` redrawn whenever one of the ``controls`` changes.
 
@@ -84,5 +118,6 @@ def explorer(draw, *, save: tuple[str, str] | None = None, **controls):
 
     for c in controls.values():
         c.observe(redraw, names="value")
+    _EXPLORERS.append((draw, controls))
     display(widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")))
     return None

@@ -33,7 +33,7 @@
 # | section | claim | what we measure |
 # |---|---|---|
 # | 1 | γ is a tiny fraction of the parameters; norms are Input- or Output-Norms | parameter counts, the classification |
-# | 2 | removing γ hurts pre-training | paired runs, learnable vs removed, matched and re-tuned learning rate |
+# | 2 | removing γ hurts pre-training | paired runs, learnable vs removed, at three learning rates |
 # | 3 | … depending on the conditions | optimizer, learning rate |
 # | 4 | yet γ adds no expressivity | folding γ into the next matrix: same logits; resetting it: not |
 # | 5 | *[secondary]* weight decay helps Input-Norm γ and hurts Output-Norm γ | a QK-norm model, decay on none / Input-Norm only (IWD) / all γ |
@@ -192,12 +192,21 @@ print(f"re-tuned (learnable at lr {best['learnable']:g}, removed at lr {best['re
 print("each arm's best rate inside the grid " + str(LRS) + ":", interior)
 
 # %% [markdown]
-# **Reading it.** At a matched learning rate, fixing γ at 1 costs a few hundredths of a nat in every
-# seed and at every checkpoint — the paired difference is an order of magnitude tighter than the
-# spread of the loss across seeds, which is why overlaid curves (left) hide what the paired
-# difference (right) shows. The learning rate matters to both arms far more than γ does in these
-# short runs; whether γ still wins once each arm has its own best rate is the row printed last,
-# with its interval, and whether those best rates are inside the grid is the line under it.
+# **Reading it.** At the two lower learning rates, fixing γ at 1 costs a few hundredths of a nat in
+# every seed and at every checkpoint — the paired difference is an order of magnitude tighter than
+# the spread of the loss across seeds, which is why overlaid curves (left) hide what the paired
+# difference (right) shows — and the gap *shrinks* as the rate grows.
+#
+# **The re-tuned comparison did not come out as planned, and we say so.** An earlier version of this
+# chapter "re-tuned" on a two-point grid and reported that γ still won by about three hundredths;
+# both arms' best rate was the grid's upper edge, so that was no re-tuning. With a third, higher
+# rate, both arms' best rate is again the upper edge (the line above says so), and at that rate the
+# paired gap is indistinguishable from zero, with an interval ten times wider: the learnable arm is
+# already unstable on one seed. So these runs support "removing γ hurts at a matched learning rate",
+# and they do **not** establish that it still hurts once each arm has its own best rate — the
+# optimum lies beyond the grid, where short runs of a tiny model become unstable. *[secondary]* The
+# paper reports the re-tuned gap as about half the matched one; testing that needs longer runs and a
+# finer grid around the optimum than a 2-core CPU affords here.
 
 # %% [markdown]
 # ## 3 · When does the effect grow, and when does it vanish?
@@ -497,8 +506,11 @@ assert reset["all"] > loss_trained, "resetting a trained γ should lose what it 
 if not FAST:
     assert removal_stats["gap"] - removal_stats["ci95"] > 0, "removing γ should hurt pre-training at a matched learning rate (paired, 95 % CI above 0)"
     assert iwd_vs_all["gap"] + iwd_vs_all["ci95"] < 0, "decaying Output-Norm γ too (all γ) should be worse than IWD"
-    assert all(interior.values()), f"a best learning rate is at the edge of {LRS}: the re-tuned gap is not a re-tuning ({best})"
-    assert retuned_stats["gap"] - retuned_stats["ci95"] > 0, "removing γ should hurt at each arm's own best learning rate too"
+    # the pre-stated check was "each arm's best rate is interior, and the re-tuned gap's CI is above 0"; it FAILED (both best
+    # rates are the grid's edge; the gap there is within noise). Section 2 says so; what it says instead is asserted:
+    assert matched[LRS[1]]["gap"] - matched[LRS[1]]["ci95"] > 0, "removing γ should hurt at the middle learning rate too"
+    assert not all(interior.values()) and retuned_stats["gap"] - retuned_stats["ci95"] <= 0, \
+        "section 2 says the re-tuned comparison is inconclusive (best rates at the grid's edge, gap within noise): revise it if this changed"
     sgd_gap, sgd_ci = float(conditions_table.gap.iloc[-1]), float(conditions_table.ci95.iloc[-1])
     assert sgd_gap - sgd_ci < 0 < sgd_gap + sgd_ci, "section 3 says the SGD gap is indistinguishable from 0 here: revise it if this changed"
     assert iwd_vs_none["gap"] + iwd_vs_none["ci95"] > 0, "the summary says IWD did not beat no decay on γ here: revise it if this changed"
@@ -508,7 +520,8 @@ if not FAST:
 #
 # * γ is a tiny share of the parameters (under 0.01 %<!--x--> at 1 B scale), and folding it away leaves the
 #   function unchanged — yet fixing it at 1 before training costs loss at a matched learning rate on
-#   every seed here; after each arm's learning rate is re-tuned the printed gap says what remains.
+#   every seed here at the two lower learning rates; at the highest rate, where both arms do best,
+#   the gap is within noise — so the re-tuned claim is not established by these runs.
 # * Weight decay on Output-Norm γ (QK-norm, a tied final norm) hurts; decaying only Input-Norm γ
 #   did not beat no decay on γ in these runs — the "helps" half of the claim is not reproduced here.
 # * Two of the three improvements (HG, DP) give small consistent gains; OR is within noise; DNP's

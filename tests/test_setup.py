@@ -84,3 +84,20 @@ def test_readme_python_snippets_run():
     assert snippets, "README shows no Python"
     result = subprocess.run([sys.executable, "-c", "\n".join(snippets)], capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_books_home_is_in_one_place():
+    from scale_lib.home import stale_homes
+    from scale_lib.site import repository
+
+    assert repository() == "scale-lib/scale_lib" or "/" in repository()
+    assert stale_homes() == {}, f"files name another home than pyproject.toml's: {stale_homes()} — run `python -m scale_lib.home`"
+
+
+def test_site_sources_list_every_chapter_in_reading_order():
+    index = (ROOT / "site" / "index.md").read_text()
+    chapters = [p.stem for p in NOTEBOOK_SOURCES]
+    listed = re.findall(r"\((\d\d_\w+)\.ipynb\)", index)
+    assert listed == chapters, f"site/index.md lists {listed}; the chapters are {chapters}"
+    toc = re.findall(r"^(\d\d_\w+)$", index, re.M)
+    assert toc == chapters

@@ -12,7 +12,8 @@ import socket
 
 import pytest
 
-CHROMIUM = os.environ.get("SCALE_LIB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = (os.environ.get("SCALE_LIB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+            or shutil.which("google-chrome"))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -55,10 +55,11 @@ def build_site(executed: Path | None = None, target: Path | None = None, *, stri
     root = repo_root()
     executed = Path(executed or root / "build" / "notebooks")
     target = Path(target or root / "build" / "site")
-    notebooks = sorted(executed.glob("[0-9][0-9]_*.ipynb"))
+    chapters = {p.stem for p in (root / "notebooks").glob("[0-9][0-9]_*.py")}
+    notebooks = sorted(p for p in executed.glob("[0-9][0-9]_*.ipynb") if p.stem in chapters)  # old names from earlier runs are left out
     if not notebooks:
         raise FileNotFoundError(f"no executed notebooks in {executed}: run `make book` (it executes them, then builds the site)")
-    missing = sorted({p.stem for p in (root / "notebooks").glob("[0-9][0-9]_*.py")} - {p.stem for p in notebooks})
+    missing = sorted(chapters - {p.stem for p in notebooks})
     if missing:
         print(f"warning: no executed copy of {missing}; the site will not have them", file=sys.stderr)
     src = root / "build" / "site-src"

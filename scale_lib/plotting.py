@@ -113,7 +113,8 @@ def explorer(draw, *, save: tuple[str, str] | None = None, **controls):
 
     def redraw(_change=None):
         fig = render()
-        handle.update(fig)
+        if handle is not None:  # outside IPython (plain Python, tests) display() returns no handle
+            handle.update(fig)
         plt.close(fig)
 
     for c in controls.values():

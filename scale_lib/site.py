@@ -75,6 +75,7 @@ def build_site(executed: Path | None = None, target: Path | None = None, *, stri
     CHAPTER_TITLES.clear()
     CHAPTER_TITLES.update(titles)
     (src / "_chapters.txt").write_text("\n".join(nb.stem for nb in notebooks) + "\n")
+    shutil.rmtree(target, ignore_errors=True)  # no pages left over from chapters that were renamed or removed
     args = ["-b", "html", "-q", str(src), str(target), "-D", f"html_context.repository={repository(root)}"]
     if strict:
         args.insert(0, "-W")

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import free_port
-
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots" / "lab"
 CHAPTERS = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")) if "sl.explorer(" in p.read_text()]
@@ -31,11 +29,11 @@ TIMINGS: dict[str, list[float]] = {}
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, free_port_factory):
     work = tmp_path_factory.mktemp("lab")
     for nb in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
         shutil.copy(nb, work / nb.name)
-    port, token = free_port(), "scale-lib-browser-test"
+    port, token = free_port_factory(), "scale-lib-browser-test"
     env = {**os.environ, "SCALE_LIB_FAST": "1", "JUPYTER_CONFIG_DIR": str(work / ".jupyter"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
                              f"--ServerApp.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.open_browser=False",
@@ -66,12 +64,12 @@ def lab(tmp_path_factory):
 
 def _run_all(page, timeout_s: float):
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-item[data-command='notebook:run-all-cells']").click()
+    page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Run All Cells")).first.click()
     deadline = time.time() + timeout_s
-    time.sleep(1.0)
+    done_js = """() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+                         return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }"""
     while time.time() < deadline:
-        busy = page.evaluate("() => [...document.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*'))")
-        if not busy:
+        if page.evaluate(done_js):  # every code cell has an execution count: Run All has finished
             errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] :text('Traceback')").count()
             assert errors == 0, "a cell raised during Run All (see the screenshot)"
             return
@@ -98,6 +96,19 @@ def _wait_redraw(page, cell, before: str, timeout_s: float = 120.0) -> float:
             return time.perf_counter() - start
         page.wait_for_timeout(50)
     pytest.fail("the figure did not change after the control changed (a stale figure, or a redraw that raised)")
+
+
+def _wait_stable(page, cell, quiet_s: float = 2.0, timeout_s: float = 120.0) -> str:
+    """The figure's src once it has stopped changing for ``quiet_s`` (every queued redraw has landed)."""
+    last, since, start = _figure_src(cell), time.time(), time.time()
+    while time.time() - start < timeout_s:
+        page.wait_for_timeout(200)
+        src = _figure_src(cell)
+        if src != last:
+            last, since = src, time.time()
+        elif time.time() - since >= quiet_s:
+            return src
+    pytest.fail("the figure kept changing")
 
 
 def _kernel_check(page) -> dict:
@@ -151,9 +162,8 @@ def test_explorer_redraws_one_figure_that_matches_the_library(browser, lab, chap
         dropdown.select_option(target)
         TIMINGS[chapter].append(_wait_redraw(page, cell, before))
     assert changes, f"{chapter}: the explorer has neither a slider nor a dropdown to move"
-    page.wait_for_timeout(500)
+    shown = _pixels(_wait_stable(page, cell))
     assert cell.locator(".jp-OutputArea-output img").count() == 1, f"{chapter}: after the changes there is more than one figure (a stale duplicate)"
-    shown = _pixels(_figure_src(cell))
     check = _kernel_check(page)
     assert check["pixels"] == shown, (f"{chapter}: the figure on the page is not what the library draws for the controls' values "
                                       f"{check['values']}")

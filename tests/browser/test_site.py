@@ -11,8 +11,6 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from .conftest import free_port
-
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "site"
 SHOTS = ROOT / "build" / "screenshots" / "site"
@@ -20,12 +18,12 @@ PAGES = ["index.html"] + [f"{p.stem}.html" for p in sorted((ROOT / "notebooks").
 
 
 @pytest.fixture(scope="module")
-def site_url():
+def site_url(free_port_factory):
     if not (SITE / "index.html").exists():
         pytest.fail(f"no site in {SITE}: run `make book` (or `make site` after it) first")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a, **k: None  # quiet
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port_factory()), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -44,7 +42,9 @@ def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name)
     text = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
     assert "Traceback (most recent call last)" not in text, f"{page_name} shows a raw traceback"
     assert "Error displaying widget" not in text, f"{page_name} shows a broken widget"
-    images = page.eval_on_selector_all("main img", "els => els.map(e => [e.currentSrc.slice(0, 60), e.naturalWidth, e.getBoundingClientRect().width])")
+    # the figures: cell outputs and markdown figures (not theme icons, not the online-only Colab badge)
+    images = page.eval_on_selector_all("main .cell_output img, main figure img",
+                                       "els => els.map(e => [e.currentSrc.slice(0, 60), e.naturalWidth, e.getBoundingClientRect().width])")
     if page_name.startswith(tuple("0123456789")):
         assert images, f"{page_name}: a chapter without a single figure"
     invisible = [src for src, natural, shown in images if natural == 0 or shown == 0]

@@ -21,11 +21,9 @@ from pathlib import Path
 
 from .book import repo_root
 
-__all__ = ["repository", "build_site", "SITE_SOURCE", "CHAPTER_TITLES"]
+__all__ = ["repository", "build_site", "SITE_SOURCE"]
 
 SITE_SOURCE = "site"
-#: chapter file stem -> title, in reading order (the file order)
-CHAPTER_TITLES: dict[str, str] = {}
 
 
 def repository(root: Path | None = None) -> str:
@@ -35,17 +33,6 @@ def repository(root: Path | None = None) -> str:
     if not m:
         raise ValueError("pyproject.toml needs [project.urls] Repository = \"https://github.com/OWNER/NAME\"")
     return m.group(1)
-
-
-def _titles(notebooks: list[Path]) -> dict[str, str]:
-    import nbformat
-
-    out = {}
-    for nb in notebooks:
-        cells = nbformat.read(nb, as_version=4).cells
-        heading = next((line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("# ")), nb.stem)
-        out[nb.stem] = heading.lstrip("# ").strip()
-    return out
 
 
 def build_site(executed: Path | None = None, target: Path | None = None, *, strict: bool = False) -> Path:
@@ -71,10 +58,6 @@ def build_site(executed: Path | None = None, target: Path | None = None, *, stri
         shutil.copy(nb, src / nb.name)
     shutil.copy(root / "notebooks" / "glossary.md", src / "glossary.md")
     shutil.copy(root / "references.bib", src / "references.bib")
-    titles = _titles(notebooks)
-    CHAPTER_TITLES.clear()
-    CHAPTER_TITLES.update(titles)
-    (src / "_chapters.txt").write_text("\n".join(nb.stem for nb in notebooks) + "\n")
     shutil.rmtree(target, ignore_errors=True)  # no pages left over from chapters that were renamed or removed
     args = ["-b", "html", "-q", str(src), str(target), "-D", f"html_context.repository={repository(root)}"]
     if strict:

@@ -1,7 +1,5 @@
 # Sphinx configuration of the rendered book (python -m scale_lib.site copies this folder, the executed
 # notebooks, the glossary and references.bib into build/site-src/ and builds build/site/).
-from pathlib import Path
-
 project = "scale_lib — tiny scale parameters inside transformers"
 author = "the scale_lib authors"
 copyright = "2026, the scale_lib authors (MIT)"
@@ -11,7 +9,7 @@ nb_render_widget_state = True  # widgets keep the state they had when the notebo
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header", "misc.highlighting_failure"]
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "_chapters.txt"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 html_theme = "sphinx_book_theme"
 html_title = "scale_lib"
 html_static_path = ["_static"]
@@ -38,5 +36,3 @@ def _repo_links(app, config):
 def setup(app):
     app.connect("config-inited", _repo_links)
 
-
-chapters = [line for line in (Path(__file__).parent / "_chapters.txt").read_text().split() if line] if (Path(__file__).parent / "_chapters.txt").exists() else []

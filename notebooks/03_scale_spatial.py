@@ -303,8 +303,8 @@ sns.barplot(per_q, x="question", y="accuracy", hue="method", errorbar=("sd", 1),
 ax.set(ylim=(0, 1.05), xlabel="", title="Accuracy per question type (error bars: seed sd where there are several seeds)")
 for k, q in enumerate(comparison.question_types):  # chance: 1 / number of options of that question
     n_opt = next(len(i.options) for i in test.items if testbed.QTYPE_NAMES.get(i.qtype, i.qtype) == q)
-    ax.hlines(1 / n_opt, k - 0.45, k + 0.45, color="black", ls="--", lw=1, label="chance" if k == 0 else None)
-sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1))
+    ax.hlines(1 / n_opt, k - 0.45, k + 0.45, color="black", ls="--", lw=1, label="chance (1 / options)" if k == 0 else None)
+ax.legend(*ax.get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1, 1), title="method")
 sl.save_figure(fig, NB, "per_question")
 plt.show()
 

@@ -57,6 +57,7 @@ if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothi
     os.chdir("/content/scale_lib/notebooks")
 
 import ipywidgets as widgets
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -324,13 +325,17 @@ for r, name in ((w_only, "decay on W only"), (both, "decay on γ and W (IWD)")):
     axes[1].plot(toys.scalar_sharpness(r["gamma"], r["w"]), label=name)
 axes[0].plot([0.2], [1.0], "ko")
 axes[0].set(xlabel="w", ylabel="γ", title="Trajectories from γ=1, w=0.2 (θ*=0.5)")
+axes[1].axhline(2 * 0.5, color="grey", ls=":", lw=1, label="2|θ*|: balanced, no decay")
 axes[1].set(xlabel="step", ylabel="sharpness γ² + w²", title="Sharpness", yscale="log")
+axes[1].yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+axes[1].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+axes[1].set_yticks([0.5, 1, 2, 4])
 axes[1].legend()
 lams = np.linspace(0, 0.5, 11)
 qk = [toys.qk_norm_toy(float(lam), steps=sl.pick(1500, 300)) for lam in lams]
 axes[2].plot(lams, [q["p_correct"] for q in qk], "o-", label="attention on the right key")
 axes[2].plot(lams, [toys.output_gamma_optimum(1.0, lam) for lam in lams], "s-", label="Output-Norm γ optimum s/(1+λ), s=1")
-axes[2].set(xlabel="weight decay λ", title="Decay on Output-Norm γ removes scale")
+axes[2].set(xlabel="weight decay λ", ylabel="attention probability (●) · γ (■)", title="Decay on Output-Norm γ removes scale")
 axes[2].legend(fontsize=8)
 sl.save_figure(fig, NB, "weight_decay")
 plt.show()
@@ -339,6 +344,14 @@ print(f"largest stable learning rate (measured by bisection): {measured['W only'
       f"-> {stable_lr_ratio:.1f}x larger with decay on γ; predicted 2/sharpness, max error {prediction_err:.1e}")
 
 # %% [markdown]
+# **What to see.** Left: with decay on both, the pair walks to balance (γ = w); with decay on W only,
+# γ climbs as w shrinks. Middle: the W-only run's sharpness keeps rising, so its stable learning
+# rate keeps falling. The IWD run settles *below* the dotted line 2|θ*|: decay also biases the
+# product — at balance $r = -\lambda$, so $\gamma w = \theta^* - \lambda = 0.4$ and the sharpness
+# is $2(\theta^* - \lambda) = 0.8$. The bound $2|\theta^*|$ holds on the solution set of the loss
+# *without* decay. Right: two different quantities on one axis, both falling with λ — the
+# attention probability on the right key (●) and the optimum of an Output-Norm γ (■).
+#
 # The QK-norm panel: with normalised queries and keys every attention logit is bounded by
 # $\gamma_q\gamma_k\sqrt d$, so the scales are the *only* way to make attention sharp. Decay on them
 # caps the logit scale and the attention on the right key drops. *[secondary]* The paper recommends

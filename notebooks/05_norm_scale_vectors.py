@@ -173,9 +173,10 @@ trained_models = {}
 removal = paired_runs(make_llama, {f"{g}, lr {lr:g}": {"gamma": g, "lr": lr} for lr in LRS for g in ("learnable", "removed")},
                       seeds=SEEDS, config=CFG, corpus=corpus, models=trained_models)
 matched = {lr: paired_gap(removal, f"removed, lr {lr:g}", f"learnable, lr {lr:g}") for lr in LRS}
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
 plot_paired(removal, f"removed, lr {LR:g}", f"learnable, lr {LR:g}", axes)
-fig.suptitle(f"Removing γ, paired over {len(SEEDS)} seeds (lr {LR:g})")
+axes[1].set_ylabel("removed − learnable (nats)")
+fig.suptitle(f"Removing γ, paired over {len(SEEDS)} seeds, both arms at lr {LR:g}")
 sl.save_figure(fig, NB, "removal_paired")
 plt.show()
 final = removal[removal.step == CFG.steps].groupby("arm").val_loss.agg(["mean", "std"])
@@ -355,17 +356,18 @@ arms = {
 improvements = pd.concat([removal[removal.arm == f"learnable, lr {LR:g}"].assign(arm="baseline"),
                           paired_runs(make_llama, arms, seeds=SEEDS, config=CFG, corpus=corpus)])
 imp = pd.DataFrame([dict(arm=a, **paired_gap(improvements, a, "baseline")) for a in arms])
-fig, ax = plt.subplots(figsize=(7, 3.6))
-ax.barh(imp.arm, imp.gap, xerr=imp.ci95, color=[sl.PALETTE[1] if g < 0 else sl.PALETTE[3] for g in imp.gap], capsize=4)
-ax.axvline(0, color="k", lw=0.8)
-ax.invert_yaxis()
+fig, ax = plt.subplots(figsize=(8, 3.6))
+sl.gap_bars(ax, imp.arm, imp.gap, imp.ci95, lower_is_better=True)
 ax.set(xlabel="variant − baseline, final validation loss (nats; < 0 is better)", title=f"Each improvement, paired over {len(SEEDS)} seeds (95 % CI)")
 sl.save_figure(fig, NB, "improvements")
 plt.show()
 print(imp.round(4).to_string(index=False))
 
 # %% [markdown]
-# **Reading it.** HG and DP are reparameterisations: same function at initialisation, same
+# **Reading it.** A bar's colour says what its interval says: green when the whole 95 % interval is
+# below 0 (better than the baseline), grey when it crosses 0 (within noise), red when it is above.
+# Each bar carries its value, because HG's and DP's gaps are too small to see as bars.
+# HG and DP are reparameterisations: same function at initialisation, same
 # expressivity, and yet small, consistent gains — optimisation, as the paper argues *[secondary]*. DNP is
 # different in kind: it adds a normalisation after every projection, which also changes the scale
 # of every update; in runs this short and at this learning rate a large part of its gain (and of

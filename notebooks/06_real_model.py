@@ -69,7 +69,6 @@ from scale_lib.adapt import DEFAULT_LR
 from scale_lib.cloze import encode_cloze, letter_vs_cloze, level_table, partial_levels, wilson
 from scale_lib.latent import claims_table
 from scale_lib.norm_scale import count_gamma_parameters
-from scale_lib.paired import t_quantile
 from scale_lib.scale import ScAle, cached_step_speedup
 from scale_lib.spatial.graded import PROMPT, graded_items
 from scale_lib.sweep import PromptCache, rescaling_sweep
@@ -250,26 +249,12 @@ def per_seed(method):
     return runs[runs.method == method].set_index("seed")
 
 
-gain = {m: per_seed(m).spatial - float(runs[runs.method == "frozen"].spatial.iloc[0]) for m in ("calibration", "scale", "lora_r1_last")}
-beyond = per_seed("scale").spatial - per_seed("calibration").spatial
-nonspatial_change = per_seed("scale").nonspatial - float(runs[runs.method == "frozen"].nonspatial.iloc[0])
-flips = pd.DataFrame({s: {"fixed": int(((correct["scale", s] - frozen_right)[spatial_mask] > 0).sum()),
-                          "broken": int(((correct["scale", s] - frozen_right)[spatial_mask] < 0).sum())} for s in SEEDS}).T
-
-
-def interval(x):
-    x = np.asarray(x, dtype=float)
-    half = t_quantile(len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else float("nan")
-    return x.mean(), x.mean() - half, x.mean() + half
-
-
-summary = pd.DataFrame({name: interval(v) for name, v in
-                        {"calibration gain": gain["calibration"], "ScAle gain": gain["scale"], "last-token LoRA gain": gain["lora_r1_last"],
-                         "ScAle − calibration": beyond, "ScAle non-spatial change": nonspatial_change}.items()},
-                       index=["mean over seeds", "95 % t low", "95 % t high"]).T
-share = float(gain["scale"].mean() / gain["lora_r1_last"].mean()) if gain["lora_r1_last"].mean() > 0 else float("nan")
+study = real.study_summary(runs, correct, test)  # per-seed effects and their 95 % t intervals over seeds
+gain, beyond, flips, share = study["gain"], study["beyond"], study["flips"], study["share"]
+nonspatial_change, lora_nonspatial = study["nonspatial_change"]["scale"], study["nonspatial_change"]["lora_r1_last"]
+summary = study["summary"].rename(index={"scale gain": "ScAle gain", "lora_r1_last gain": "last-token LoRA gain",
+                                         "scale − calibration": "ScAle − calibration", "scale non-spatial change": "ScAle non-spatial change"})
 print(summary.round(3).to_string())
-lora_nonspatial = per_seed("lora_r1_last").nonspatial - float(runs[runs.method == "frozen"].nonspatial.iloc[0])
 print(f"\nScAle's share of last-token LoRA's gain: {share:.2f}; last-token LoRA's non-spatial change per seed: "
       f"{[round(v, 3) for v in lora_nonspatial]}")
 print("items fixed / broken by ScAle, per seed:")

@@ -11,7 +11,7 @@ The pieces, by the papers' names:
 from .arch import LAYOUTS, VISION_LAYOUTS, Layout, ModelMap, count_hooks, freeze, model_map, trainable_parameters
 from .book import is_fast, output_dir, pick, repo_root, save_metrics, seed_everything, use_cores
 from .hooks import Scaling, Site, last_token_index, parse_site, scaled
-from .plotting import PALETTE, explorer, save_figure, use_style
+from .plotting import PALETTE, explorer, gap_bars, save_figure, use_style
 from .tiny import ARCHITECTURES, VLM_ARCHITECTURES, tiny_batch, tiny_model
 
 __version__ = "0.1.0"
@@ -20,6 +20,6 @@ __all__ = [
     "LAYOUTS", "VISION_LAYOUTS", "Layout", "ModelMap", "count_hooks", "freeze", "model_map", "trainable_parameters",
     "is_fast", "output_dir", "pick", "repo_root", "save_metrics", "seed_everything", "use_cores",
     "Scaling", "Site", "last_token_index", "parse_site", "scaled",
-    "PALETTE", "explorer", "save_figure", "use_style",
+    "PALETTE", "explorer", "gap_bars", "save_figure", "use_style",
     "ARCHITECTURES", "VLM_ARCHITECTURES", "tiny_batch", "tiny_model",
 ]

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 from torch import nn
 from tqdm.auto import tqdm
@@ -22,7 +23,7 @@ from tqdm.auto import tqdm
 from .lm import CharCorpus, PretrainConfig, pretrain
 from .norm_scale import NormVariant, apply_variant
 
-__all__ = ["Arm", "paired_runs", "paired_gap", "gap_curve", "t_quantile", "plot_gap", "plot_paired"]
+__all__ = ["Arm", "paired_runs", "paired_gap", "gap_curve", "t_quantile", "t_interval", "plot_gap", "plot_paired"]
 
 
 class Arm(dict):
@@ -70,6 +71,19 @@ def t_quantile(dof: int, level: float = 0.95) -> float:
     from scipy.stats import t
 
     return float(t.ppf(0.5 + level / 2, dof))
+
+
+def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean of ``values`` (one per seed) with its Student-t interval.
+    With one value the interval is ``nan`` (one draw says nothing about the spread)."""
+    x = np.asarray(list(values), dtype=float)
+    if x.size == 0:
+        raise ValueError("t_interval needs at least one value")
+    mean = float(x.mean())
+    if x.size == 1:
+        return mean, float("nan"), float("nan")
+    half = t_quantile(x.size - 1, level) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    return mean, mean - half, mean + half
 
 
 def gap_curve(runs: pd.DataFrame, arm: str, reference: str) -> pd.DataFrame:

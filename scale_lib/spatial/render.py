@@ -44,8 +44,11 @@ def _icon(name: str, colour: str, cell: int) -> np.ndarray:
 
 
 def _label(img: np.ndarray, text: str, top: int, left: int, cell: int) -> np.ndarray:
+    from PIL import ImageFont
+
     pil = Image.fromarray(img)
-    ImageDraw.Draw(pil).text((left + 2, top + 1), text, fill=(0, 0, 0))
+    font = ImageFont.load_default(size=max(10, cell // 5))  # readable at 64-px cells and above
+    ImageDraw.Draw(pil).text((left + 2, top + 1), text, fill=(0, 0, 0), font=font)
     return np.array(pil)  # a writable copy
 
 

@@ -53,8 +53,35 @@ def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name)
              if h.startswith(site_url) and h.split("#")[0].endswith(".html")}
     missing = sorted(name for name in links if not (SITE / name).exists())
     assert not missing, f"{page_name}: links to pages that do not exist: {missing}"
+    # formulas are typeset offline (MathJax ships with the site): no raw \\( ... \\) or $$ left in the text
+    if page.locator("main .math").count():
+        page.wait_for_selector("main mjx-container", timeout=15000)
+        raw = page.eval_on_selector_all("main .math", "els => els.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))")
+        assert not raw, f"{page_name}: formulas shown as raw TeX (MathJax did not typeset them): {raw[:3]}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{Path(page_name).stem}.png"), full_page=True)
+    page.close()
+
+
+def test_long_code_is_folded_and_figures_zoom(browser, site_url):
+    from scale_lib.site import FOLD_LINES
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(urljoin(site_url, "04_theory_toys.html"), wait_until="networkidle")
+    open_lines = page.eval_on_selector_all("main div.cell:not(.tag_hide-input) div.cell_input pre",
+                                           "els => els.map(e => e.textContent.split('\\n').filter(l => l.trim()).length)")
+    assert page.locator("main .tag_hide-input").count() > 0, "no code cell is folded"
+    long_open = [n for n in open_lines if n > FOLD_LINES + 1]
+    # exercise cells stay open on purpose; everything else longer than FOLD_LINES is folded
+    assert len(long_open) <= 3, f"{len(long_open)} long code cells are not folded: {long_open}"
+    img = page.locator("main .cell_output img").first
+    img.scroll_into_view_if_needed()
+    img.click()
+    zoom = page.locator(".figure-zoom img")
+    zoom.wait_for(timeout=5000)
+    assert zoom.bounding_box()["width"] > img.bounding_box()["width"], "clicking a figure should show it larger"
+    page.keyboard.press("Escape")
+    assert page.locator(".figure-zoom").count() == 0
     page.close()
 
 

@@ -1,0 +1,35 @@
+"""Presentation helpers: the gap bars' colour classes and the site builder's code folding."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+
+import scale_lib as sl  # noqa: E402
+from scale_lib.site import fold_long_code  # noqa: E402
+
+
+def test_gap_bars_colour_what_the_interval_says():
+    fig, ax = plt.subplots()
+    kinds = sl.gap_bars(ax, ["a", "b", "c"], [-0.10, -0.002, 0.05], [0.03, 0.004, 0.01], lower_is_better=True)
+    assert kinds == ["better", "noise", "worse"]
+    labels = [t.get_text() for t in ax.texts]
+    assert labels[1].startswith("-0.002 ± 0.004"), labels  # a bar too small to see still shows its value
+    assert sl.gap_bars(ax, ["a"], [0.1], [0.02], lower_is_better=False) == ["better"]
+    with pytest.raises(ValueError, match="one gap and one ci95 per label"):
+        sl.gap_bars(ax, ["a", "b"], [0.1], [0.02])
+    plt.close(fig)
+
+
+def test_long_code_cells_are_folded_but_exercises_stay_open(tmp_path):
+    long = "\n".join(f"x{i} = {i}" for i in range(20))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(long),
+                                         nbformat.v4.new_code_cell(long + "\ny = 2  # SOLUTION"), nbformat.v4.new_markdown_cell(long)])
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    assert fold_long_code(path, max_lines=12) == 1
+    cells = nbformat.read(path, as_version=4).cells
+    assert [c.metadata.get("tags", []) for c in cells] == [[], ["hide-input"], [], []]
+    assert fold_long_code(path, max_lines=12) == 0  # idempotent

@@ -129,6 +129,10 @@ sl.save_figure(fig, NB, "answer_letters")
 plt.show()
 
 # %% [markdown]
+# *What to see:* within each task the four letters are about equally common — the differences are
+# sampling noise — so no letter is a shortcut. (Maze-Nav has fewer 4-option items: its other
+# question is yes/no.)
+#
 # ## 3 · An independent checker — and does a map's text determine its answer?
 #
 # `spatial.check_items` re-derives every answer without the generator's code: it traces the maze
@@ -243,6 +247,10 @@ print(f"spatial accuracy: {tb_before_acc['spatial']:.3f} after pretraining -> {t
       f"non-spatial {tb_acc['nonspatial']:.3f}")
 
 # %% [markdown]
+# *What to see:* after pretraining the tiny VLM answers all three questions perfectly. Tuning its
+# attention on the two non-spatial questions keeps them perfect and costs only the spatial one: the
+# corner question falls towards chance (dashed) — a skill the model once had, now latent.
+#
 # ## 6 · What still differs from the real SpatialEval
 #
 # Every known deviation of `fidelity="spatialeval"` from the real benchmark, as the library

@@ -133,6 +133,10 @@ sl.save_figure(fig, NB, "one_question")
 plt.show()
 
 # %% [markdown]
+# *What to see:* unscaled, the model puts most of its probability on the right animal. Switched off
+# (× 0) or tripled (× 3), the same block at the same position sends it to a different animal — one
+# number, no weight changed.
+#
 # ## 2 · Layer × scale: attention and MLP outputs
 #
 # Every layer's attention output and MLP output, at the last token, multiplied by each scale from 0
@@ -148,7 +152,8 @@ fig, axes = plt.subplots(2, 2, figsize=(11, 6), sharex=True, sharey=True)
 for col, group in enumerate(("spatial", "nonspatial")):
     for row, kind in enumerate(("attn", "mlp")):
         grid = blocks[(blocks.kind == kind) & (blocks.group == group)].pivot(index="layer", columns="scale", values="delta")
-        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.6, vmax=0.6, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 7})
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.6, vmax=0.6, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 7},
+                    cbar_kws={"label": "Δ accuracy vs unscaled"})
         axes[row, col].set(title=f"{group}: {kind} output", xlabel="scale" if row else "", ylabel="layer")
 fig.suptitle("Δ accuracy when one block's output is scaled at the last token")
 sl.save_figure(fig, NB, "layer_scale_heatmaps")
@@ -156,6 +161,10 @@ plt.show()
 print(f"{len(block_sites) * len(SCALES)} settings × {len(items)} items in {block_seconds:.1f} s")
 
 # %% [markdown]
+# *What to see:* red is lost accuracy. Almost everything happens in the left column (× 0) of the
+# first two layers' attention, and it costs the spatial question far more than the non-spatial
+# ones; scales between 0.5<!--x--> and 2 barely matter anywhere, and the MLPs hardly at all.
+#
 # ## 3 · Every head
 #
 # Now each of the 32 heads alone, switched off (× 0) and doubled (× 2). One map per group and scale:
@@ -171,7 +180,8 @@ fig, axes = plt.subplots(2, 2, figsize=(11, 5.5), sharex=True, sharey=True)
 for col, group in enumerate(("spatial", "nonspatial")):
     for row, s in enumerate(head_scales):
         grid = heads[(heads.scale == s) & (heads.group == group)].pivot(index="layer", columns="head", values="delta")
-        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.4, vmax=0.4, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 6})
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.4, vmax=0.4, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 6},
+                    cbar_kws={"label": "Δ accuracy vs unscaled"})
         axes[row, col].set(title=f"{group}: head × {s:g}", xlabel="head" if row else "", ylabel="layer")
 fig.suptitle("Δ accuracy when one head is scaled at the last token")
 sl.save_figure(fig, NB, "head_maps")
@@ -299,6 +309,11 @@ sl.explorer(
 )
 
 # %% [markdown]
+# *What to see:* the default figure is the first layer's attention switched off, the strongest
+# single switch of section 2: the spatial bar falls far below its dashed unscaled outline, the
+# non-spatial bar only a little, and the example's answer (green) loses to another animal. Move the
+# scale towards 1 and both bars climb back to their outlines.
+#
 # ## 6 · A real pretrained transformer: MiniLM and who is left of whom
 #
 # The tiny VLM was trained here; is the effect an artefact of toy models? all-MiniLM-L6-v2 is a
@@ -346,6 +361,12 @@ else:
     minilm_max_delta = float("nan")
 
 # %% [markdown]
+# *What to see:* compare each top panel with the panel under it. Switching off the attention of the
+# middle layers (orange, left column, top) pulls "A left of B" and "B left of A" closer together —
+# but the paraphrase distance below does not shrink the same way, so this is about the swap, not
+# about every distance. Elsewhere the two rows move together or not at all: most changes are not
+# specifically spatial.
+#
 # ## 7 · Exercises
 #
 # **Exercise 1 — the most important head.** Which head, switched off at the last token, hurts the

@@ -551,6 +551,11 @@ sl.explorer(
 )
 
 # %% [markdown]
+# *What to see:* left, the trained coefficients — blue below 1 (damped), red above 1 (amplified),
+# white unchanged; right, the accuracies they give against the frozen model's (dashed outlines).
+# Try "spatial only" — the paper's protocol, measured in section 3 — and watch the non-spatial bar:
+# nothing in the training data protects it any more.
+#
 # ## 9 · Exercises
 #
 # **Exercise 1 — the bounded coefficient.** Write `BoundedScale(n, lo, hi)`, an `nn.Module` with

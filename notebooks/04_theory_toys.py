@@ -319,7 +319,7 @@ measured = {name: toys.empirical_stable_lr(r["gamma"][-1].item(), r["w"][-1].ite
 stable_lr_ratio = measured["γ and W"] / measured["W only"]
 prediction_err = max(abs(measured["W only"] - 2 / sharp_w[-1].item()), abs(measured["γ and W"] - 2 / sharp_both[-1].item()))
 
-fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.8), layout="constrained")
 for r, name in ((w_only, "decay on W only"), (both, "decay on γ and W (IWD)")):
     axes[0].plot(r["w"], r["gamma"], label=name)
     axes[1].plot(toys.scalar_sharpness(r["gamma"], r["w"]), label=name)
@@ -335,7 +335,7 @@ lams = np.linspace(0, 0.5, 11)
 qk = [toys.qk_norm_toy(float(lam), steps=sl.pick(1500, 300)) for lam in lams]
 axes[2].plot(lams, [q["p_correct"] for q in qk], "o-", label="attention on the right key")
 axes[2].plot(lams, [toys.output_gamma_optimum(1.0, lam) for lam in lams], "s-", label="Output-Norm γ optimum s/(1+λ), s=1")
-axes[2].set(xlabel="weight decay λ", ylabel="attention probability (●) · γ (■)", title="Decay on Output-Norm γ removes scale")
+axes[2].set(xlabel="weight decay λ", ylabel="attention prob. / optimal γ", title="Decay on Output-Norm γ removes scale")
 axes[2].legend(fontsize=8)
 sl.save_figure(fig, NB, "weight_decay")
 plt.show()
@@ -350,7 +350,7 @@ print(f"largest stable learning rate (measured by bisection): {measured['W only'
 # product — at balance $r = -\lambda$, so $\gamma w = \theta^* - \lambda = 0.4$ and the sharpness
 # is $2(\theta^* - \lambda) = 0.8$. The bound $2|\theta^*|$ holds on the solution set of the loss
 # *without* decay. Right: two different quantities on one axis, both falling with λ — the
-# attention probability on the right key (●) and the optimum of an Output-Norm γ (■).
+# attention probability on the right key (circles) and the optimum of an Output-Norm γ (squares).
 #
 # The QK-norm panel: with normalised queries and keys every attention logit is bounded by
 # $\gamma_q\gamma_k\sqrt d$, so the scales are the *only* way to make attention sharp. Decay on them
@@ -424,6 +424,10 @@ def draw_or(d=64):
 sl.explorer(draw_or, save=(NB, "magnitude_direction"), d=widgets.IntSlider(value=64, min=2, max=512, description="dimension d"))
 
 # %% [markdown]
+# *What to see:* on log–log axes the rate along γ is a line of slope 1 — it equals d — while the rate
+# across γ stays at 1. In a model of width 4096 the magnitude of an OR γ learns 4096 times faster
+# than its direction, unless the learning rate or ER's log-space magnitude compensates.
+#
 # ## 7 · Exercises
 #
 # **Exercise 1 — the preconditioner.** A column has $\gamma_j = 2$ and $w_j = (1, 0, 0)$. Gradient

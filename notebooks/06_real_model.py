@@ -460,6 +460,12 @@ sl.explorer(
 )
 
 # %% [markdown]
+# *What to see:* grey bars are the unscaled model, coloured bars the scaled one (orange: the right
+# answer). In the default view, switching off the first MLP at the last position moves probability
+# from the other directions onto one of them — on this question, the right one; other questions and
+# sites show both outcomes, which is why a single switch is not a fix.
+
+# %% [markdown]
 # ## 9 · Exercises
 #
 # **Exercise 1 — cloze scoring.** Write `cloze_choice(logits, option_ids)`: `logits` is `(N, V)`,

@@ -125,7 +125,9 @@ def explorer(draw, *, save: tuple[str, str] | None = None, **controls):
     for name, c in controls.items():
         if hasattr(c, "description") and not c.description:
             c.description = name
-            c.style.description_width = "initial"
+        style = getattr(c, "style", None)
+        if style is not None and hasattr(style, "description_width") and not style.description_width:
+            style.description_width = "initial"  # the whole label, never "weight de…"
 
     def values():
         return {name: c.value for name, c in controls.items()}

@@ -101,3 +101,11 @@ def test_explorer_draws_defaults_once_and_redraws_on_change(monkeypatch):
     slider.value = 2.0
     choice.value = "b"
     assert calls == [(0.5, "a"), (2.0, "a"), (2.0, "b")]
+    # every control is labelled, and with its whole label (no "weight de…")
+    assert (slider.description, choice.description) == ("scale", "site")
+    assert slider.style.description_width == choice.style.description_width == "initial"
+    from scale_lib.plotting import _EXPLORERS, explorer_check
+
+    check = explorer_check()  # what a live test compares the page's figure with
+    assert check["values"] == {"scale": 2.0, "site": "b"} and len(check["pixels"]) == 64
+    assert _EXPLORERS[-1][1] == {"scale": slider, "site": choice}

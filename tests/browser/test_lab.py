@@ -204,6 +204,8 @@ def _move(page, chapter: str, box, cell, name: str) -> list[str]:
         dropdown.select_option(next(v for v in options if v != current))
         TIMINGS[name].append(_wait_redraw(page, cell, before))
     assert changes, f"{name}: the explorer has neither a slider nor a dropdown to move"
+    cut = box.locator(".widget-label").evaluate_all("els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+    assert not cut, f"{name}: control labels cut off on the page: {cut}"
     return changes
 
 

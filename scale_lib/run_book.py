@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"the executed copy with the error is {out_dir / nb_path.name}", file=sys.stderr)
             return 1
         times[nb_path.stem] = round(time.perf_counter() - start, 1)
+        nb.metadata["scale_lib"] = {"mode": mode, "seconds": times[nb_path.stem]}  # the site marks fast-mode pages
         nbformat.write(nb, out_dir / nb_path.name)
         print(f"    done in {times[nb_path.stem]:.0f} s -> {out_dir / nb_path.name}", flush=True)
     record = root / "build" / f"run_times_{mode}.json"

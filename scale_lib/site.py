@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .book import repo_root
 
-__all__ = ["repository", "build_site", "fold_long_code", "SITE_SOURCE", "FOLD_LINES"]
+__all__ = ["repository", "build_site", "fold_long_code", "executed_mode", "mark_fast_mode", "SITE_SOURCE", "FOLD_LINES"]
 
 SITE_SOURCE = "site"
 #: code cells longer than this are folded on the page ("Show code cell source"): prose and figures first
@@ -57,6 +57,45 @@ def fold_long_code(path: Path, max_lines: int = FOLD_LINES) -> int:
     return folded
 
 
+FAST_NOTE = ("```{warning}\nThis page was executed in **fast mode**: every run shrunk to seconds, so its numbers and "
+             "figures are not the book's results (the prose quotes the full run). `make book` executes it in full mode.\n```")
+
+
+def executed_mode(nb) -> str:
+    """``"full"``, ``"fast"`` or ``"unknown"``: how an executed notebook was run (``run_book`` records it;
+    older copies are read from the first cell's printed ``full mode`` / ``fast mode``)."""
+    mode = nb.metadata.get("scale_lib", {}).get("mode")
+    if mode:
+        return mode
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            text = out.get("text", "")
+            if "fast mode" in text:
+                return "fast"
+            if "full mode" in text:
+                return "full"
+    return "unknown"
+
+
+def mark_fast_mode(path: Path) -> bool:
+    """Put a warning under the title of a chapter executed in fast mode; returns whether it was one."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    if executed_mode(nb) != "fast":
+        return False
+    for cell in nb.cells:  # right under the chapter's title line
+        lines = cell.source.splitlines() if cell.cell_type == "markdown" else []
+        at = next((k for k, line in enumerate(lines) if line.startswith("# ")), None)
+        if at is not None:
+            cell.source = "\n".join(lines[: at + 1] + ["", FAST_NOTE, ""] + lines[at + 1 :])
+            break
+    else:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(FAST_NOTE))
+    nbformat.write(nb, path)
+    return True
+
+
 def build_site(executed: Path | None = None, target: Path | None = None, *, strict: bool = False) -> Path:
     """Render ``executed`` (default ``build/notebooks``) into ``target`` (default ``build/site``); returns the index page."""
     from sphinx.cmd.build import build_main
@@ -79,6 +118,8 @@ def build_site(executed: Path | None = None, target: Path | None = None, *, stri
     for nb in notebooks:
         shutil.copy(nb, src / nb.name)
         fold_long_code(src / nb.name)
+        if mark_fast_mode(src / nb.name):
+            print(f"note: {nb.name} was executed in fast mode; its page says so")
     shutil.copy(root / "notebooks" / "glossary.md", src / "glossary.md")
     shutil.copy(root / "references.bib", src / "references.bib")
     shutil.rmtree(target, ignore_errors=True)  # no pages left over from chapters that were renamed or removed

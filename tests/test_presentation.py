@@ -33,3 +33,25 @@ def test_long_code_cells_are_folded_but_exercises_stay_open(tmp_path):
     cells = nbformat.read(path, as_version=4).cells
     assert [c.metadata.get("tags", []) for c in cells] == [[], ["hide-input"], [], []]
     assert fold_long_code(path, max_lines=12) == 0  # idempotent
+
+
+def test_fast_mode_pages_say_so_under_their_title(tmp_path):
+    from scale_lib.site import FAST_NOTE, executed_mode, mark_fast_mode
+
+    def chapter(mode_meta=None, printed="full mode"):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("[badge](x)\n\n# 03 · Title\n\nIntro."),
+                                             nbformat.v4.new_code_cell("print(...)")])
+        nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed + "\n")]
+        if mode_meta:
+            nb.metadata["scale_lib"] = {"mode": mode_meta}
+        return nb
+
+    assert executed_mode(chapter()) == "full" and executed_mode(chapter(printed="fast mode")) == "fast"
+    assert executed_mode(chapter("fast")) == "fast"  # run_book's record wins over the printed line
+    path = tmp_path / "c.ipynb"
+    nbformat.write(chapter("full"), path)
+    assert not mark_fast_mode(path)
+    nbformat.write(chapter("fast"), path)
+    assert mark_fast_mode(path)
+    lines = nbformat.read(path, as_version=4).cells[0].source.splitlines()
+    assert lines.index("# 03 · Title") < lines.index(FAST_NOTE.splitlines()[0]) < lines.index("Intro.")

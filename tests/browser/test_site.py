@@ -47,6 +47,12 @@ def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name)
                                        "els => els.map(e => [e.currentSrc.slice(0, 60), e.naturalWidth, e.getBoundingClientRect().width])")
     if page_name.startswith(tuple("0123456789")):
         assert images, f"{page_name}: a chapter without a single figure"
+        import nbformat
+
+        from scale_lib.site import executed_mode
+
+        mode = executed_mode(nbformat.read(ROOT / "build" / "notebooks" / page_name.replace(".html", ".ipynb"), as_version=4))
+        assert ("executed in fast mode" in text) == (mode == "fast"), f"{page_name} ran in {mode} mode; only fast-mode pages carry the warning"
     invisible = [src for src, natural, shown in images if natural == 0 or shown == 0]
     assert not invisible, f"{page_name}: figures that do not show: {invisible[:3]}"
     links = {urlparse(h).path.rsplit("/", 1)[-1] for h in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")

@@ -82,7 +82,7 @@ from scale_lib import exercises as ex
 from scale_lib import solutions
 from scale_lib.exercises import check
 from scale_lib.lm import CharCorpus, PretrainConfig, char_model, evaluate_lm, throughput_ratio
-from scale_lib.paired import paired_gap, paired_runs, plot_gap, plot_paired
+from scale_lib.paired import paired_gap, paired_runs, plot_gap, plot_paired, steps_ratio
 
 NB = "05_norm_scale_vectors"
 FAST = sl.is_fast()
@@ -298,7 +298,9 @@ plt.show()
 #
 # * **none** — no γ is decayed (the common default: no decay on 1-D parameters);
 # * **IWD** — only Input-Norm γ are decayed (the paper's rule);
-# * **all** — every γ is decayed.
+# * **all** — every γ is decayed;
+# * **qk** — only the q/k norms' γ (the Output-Norms inside attention), so that "all" can be split
+#   into its two Output-Norm parts: the attention temperature and the tied final norm.
 #
 # With AdamW's decoupled decay, a γ shrinks by a factor $e^{-\eta\lambda t}$ when its gradient does
 # not push back. Our runs are short, so we use a decay strong enough to matter within them
@@ -307,20 +309,21 @@ plt.show()
 
 # %%
 WD, GAMMA_WD = 0.1, sl.pick(1.0, 1.0)
-wd_runs = paired_runs(make_qwen3, {rule: {"weight_decay": WD, "wd_rule": rule, "gamma_decay": GAMMA_WD} for rule in ("none", "iwd", "all")},
+wd_runs = paired_runs(make_qwen3, {rule: {"weight_decay": WD, "wd_rule": rule, "gamma_decay": GAMMA_WD} for rule in ("none", "iwd", "all", "qk")},
                       seeds=SEEDS, config=CFG, corpus=corpus)
 iwd_vs_all = paired_gap(wd_runs, "iwd", "all")
 iwd_vs_none = paired_gap(wd_runs, "iwd", "none")
 all_vs_none = paired_gap(wd_runs, "all", "none")
+qk_vs_none = paired_gap(wd_runs, "qk", "none")
 fig, ax = plt.subplots(figsize=(7, 4))
-for (arm, ref), color in zip((("iwd", "none"), ("all", "none"), ("iwd", "all")), sl.PALETTE):
+for (arm, ref), color in zip((("iwd", "none"), ("all", "none"), ("iwd", "all"), ("qk", "none")), sl.PALETTE):
     plot_gap(ax, wd_runs, arm, ref, color=color, label=f"{arm} − {ref}")
 ax.axhline(0, color="k", lw=0.8)
 ax.set(xlabel="step", ylabel="paired difference (nats; < 0: first is better)", title=f"Weight decay on γ (Qwen3, γ decay {GAMMA_WD:g})")
 ax.legend()
 sl.save_figure(fig, NB, "weight_decay_rules")
 plt.show()
-for name, st in (("IWD − all", iwd_vs_all), ("IWD − none", iwd_vs_none), ("all − none", all_vs_none)):
+for name, st in (("IWD − all", iwd_vs_all), ("IWD − none", iwd_vs_none), ("all − none", all_vs_none), ("qk − none", qk_vs_none)):
     print(f"{name:>11}: {st['gap']:+.4f} ± {st['ci95']:.4f} nats")
 
 # %% [markdown]
@@ -361,7 +364,16 @@ sl.gap_bars(ax, imp.arm, imp.gap, imp.ci95, lower_is_better=True)
 ax.set(xlabel="variant − baseline, final validation loss (nats; < 0 is better)", title=f"Each improvement, paired over {len(SEEDS)} seeds (95 % CI)")
 sl.save_figure(fig, NB, "improvements")
 plt.show()
+# compute efficiency, the form of the paper's "1.22–1.25×": the baseline's 180 steps over the steps an arm needs to reach
+# the baseline's final validation loss (per seed, interpolated between checkpoints)
+speed = {a: steps_ratio(improvements, a, "baseline") for a in arms}
+imp["steps_ratio"] = [speed[a]["ratio"] for a in arms]
+imp["steps_ratio_low"] = [speed[a]["low"] for a in arms]
+imp["steps_ratio_high"] = [speed[a]["high"] for a in arms]
 print(imp.round(4).to_string(index=False))
+print("steps ratio: > 1 means the arm reaches the baseline's final loss sooner; "
+      + "; ".join(f"{a} {v['ratio']:.2f}× (seeds {', '.join(f'{x:.2f}' for x in v['by_seed'].values())}"
+                  + (f"; {v['lower_bound']} only a lower bound" if v["lower_bound"] else "") + ")" for a, v in speed.items()))
 
 # %% [markdown]
 # **Reading it.** A bar's colour says what its interval says: green when the whole 95 % interval is
@@ -495,6 +507,12 @@ metrics = dict(
     iwd_gap_vs_all_wd=iwd_vs_all["gap"],
     iwd_gap_vs_all_wd_ci95=iwd_vs_all["ci95"],
     iwd_gap_vs_none=iwd_vs_none["gap"],
+    qk_gap_vs_none=qk_vs_none["gap"],
+    qk_gap_vs_none_ci95=qk_vs_none["ci95"],
+    all_gap_vs_none=all_vs_none["gap"],
+    all_gap_vs_none_ci95=all_vs_none["ci95"],
+    unified_steps_ratio=speed["unified"]["ratio"],
+    unified_steps_ratio_ci=[speed["unified"]["low"], speed["unified"]["high"]],
     **{f"{a.lower()}_gap": float(imp.set_index("arm").gap[a]) for a in ("HG", "DP", "DNP", "OR", "unified")},
     **{f"{a.lower()}_gap_ci95": float(imp.set_index("arm").ci95[a]) for a in ("HG", "DP", "DNP", "OR", "unified")},
     loop_vs_bare_throughput=throughput["ratio"],

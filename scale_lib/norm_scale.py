@@ -33,6 +33,8 @@ load (:func:`save_model`, :func:`load_model`) and generate.
 
 from __future__ import annotations
 
+import re
+
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -52,7 +54,7 @@ __all__ = [
 
 GAMMA_FORMS = ("learnable", "removed", "scalar", "or", "er")
 PLACEMENTS = ("none", "dp", "dnp")
-WD_RULES = ("iwd", "all", "none")
+WD_RULES = ("iwd", "all", "none", "qk")
 
 _ATTN_IN = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj")
 _MLP_IN = ("mlp.gate_proj", "mlp.up_proj")
@@ -400,20 +402,26 @@ def count_gamma_parameters(model: nn.Module) -> tuple[int, int]:
 def param_groups(model: nn.Module, weight_decay: float, rule: str = "iwd", gamma_decay: float | None = None) -> list[dict]:
     """Optimizer parameter groups: matrices decayed; embeddings and biases not; γ by ``rule``.
 
-    ``rule``: ``"iwd"`` decays Input-Norm γ only, ``"all"`` every γ, ``"none"`` no γ. ``gamma_decay``
+    ``rule``: ``"iwd"`` decays Input-Norm γ only, ``"all"`` every γ, ``"none"`` no γ, ``"qk"`` only the
+    Output-Norm γ inside attention (QK-norm's ``q_norm`` / ``k_norm``: "all" minus the Input-Norms and
+    the final norm, to tell the two Output-Norm effects apart). ``gamma_decay``
     (default ``weight_decay``) is the decay applied to the decayed γ. Each group has a ``"name"``.
     """
     if rule not in WD_RULES:
         raise ValueError(f"unknown weight-decay rule {rule!r}; valid rules are {WD_RULES}")
     model = _unwrap(model)
-    gammas = {id(p): role for p, role in gamma_parameters(model).values()}
+    named = gamma_parameters(model)
+    gammas = {id(p): role for p, role in named.values()}
+    qk = {id(p) for name, (p, _) in named.items() if re.search(r"(^|\.)(q_norm|k_norm)(\.|$)", name)}
+    if rule == "qk" and not qk:
+        raise ValueError("weight-decay rule 'qk' needs a model with QK-norm (q_norm / k_norm), e.g. Qwen3; this one has none")
     embeds = {id(m.weight) for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m is not None}
     groups = {"matrices": [], "gamma_decayed": [], "gamma": [], "other": []}
     for p in model.parameters():
         if not p.requires_grad:
             continue
         if id(p) in gammas:
-            decayed = rule == "all" or (rule == "iwd" and gammas[id(p)] == "input")
+            decayed = rule == "all" or (rule == "iwd" and gammas[id(p)] == "input") or (rule == "qk" and id(p) in qk)
             groups["gamma_decayed" if decayed else "gamma"].append(p)
         elif p.ndim >= 2 and id(p) not in embeds:
             groups["matrices"].append(p)

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .lm import CharCorpus, PretrainConfig, pretrain
 from .norm_scale import NormVariant, apply_variant
 
-__all__ = ["Arm", "paired_runs", "paired_gap", "gap_curve", "t_quantile", "t_interval", "plot_gap", "plot_paired"]
+__all__ = ["Arm", "paired_runs", "paired_gap", "gap_curve", "steps_ratio", "t_quantile", "t_interval", "plot_gap", "plot_paired"]
 
 
 class Arm(dict):
@@ -117,6 +117,41 @@ def paired_gap(runs: pd.DataFrame, arm: str, reference: str) -> dict:
     return {"gap": float(last.gap), "ci95": float(last.ci95), "n_seeds": int(last.n),
             "wins": float(((wide[arm] - wide[reference]) > 0).mean()), "seed_spread": float(final.std(ddof=1)) if len(final) > 1 else float("nan")}
 
+
+
+def steps_ratio(runs: pd.DataFrame, arm: str, reference: str) -> dict:
+    """Compute efficiency, seed by seed: ``reference``'s final step divided by the step at which ``arm``
+    first reaches ``reference``'s final validation loss (linear interpolation between checkpoints).
+
+    A ratio of 1.25 means ``arm`` gets there in 80 % of the steps — the form of the paper's
+    "1.22–1.25× compute efficiency". An arm that reaches the loss already at its first checkpoint
+    is credited with that checkpoint, so its ratio is a *lower bound* (``lower_bound`` counts those
+    seeds); an arm that never reaches it gets ``nan``. Returns ``ratio`` (mean), ``low``/``high``
+    (95 % t interval over seeds), ``by_seed`` and ``lower_bound``.
+    """
+    for a in (arm, reference):
+        if a not in set(runs.arm):
+            raise ValueError(f"unknown arm {a!r}; the runs have {sorted(set(runs.arm))}")
+    by_seed, lower = {}, 0
+    for seed, g in runs.groupby("seed"):
+        ref = g[g.arm == reference].sort_values("step")
+        own = g[g.arm == arm].sort_values("step")
+        target, last = float(ref.val_loss.iloc[-1]), float(ref.step.iloc[-1])
+        steps, losses = own.step.to_numpy(float), own.val_loss.to_numpy(float)
+        hit = np.flatnonzero(losses <= target)
+        if hit.size == 0:
+            by_seed[seed] = float("nan")
+            continue
+        k = int(hit[0])
+        if k == 0:
+            reached, lower = steps[0], lower + 1
+        else:  # the loss crosses the target between checkpoints k-1 and k
+            frac = (losses[k - 1] - target) / (losses[k - 1] - losses[k])
+            reached = steps[k - 1] + frac * (steps[k] - steps[k - 1])
+        by_seed[seed] = last / reached
+    values = [v for v in by_seed.values() if v == v]
+    mean, low, high = t_interval(values) if values else (float("nan"),) * 3
+    return {"ratio": mean, "low": low, "high": high, "by_seed": by_seed, "lower_bound": lower}
 
 
 def plot_gap(ax, runs: pd.DataFrame, arm: str, reference: str, *, color=None, label: str | None = None, band_label: str | None = None,

@@ -312,3 +312,26 @@ def test_student_edition_strips_every_solution(tmp_path):
     assert written and all(MARKER not in p.read_text() for p in written)
     nb = (tmp_path / "06_real_model.ipynb").read_text()
     assert "solutions.cloze_choice" not in nb and "NotImplementedError" in nb
+
+
+def test_steps_ratio_interpolates_between_checkpoints():
+    import pandas as pd
+
+    from scale_lib.paired import steps_ratio
+
+    rows = []
+    for seed in (0, 1):
+        for step, ref, fast in ((50, 3.0, 2.6), (100, 2.5, 2.0), (150, 2.2, 1.9), (200, 2.0, 1.8)):
+            rows += [dict(seed=seed, step=step, arm="base", val_loss=ref), dict(seed=seed, step=step, arm="fast", val_loss=fast + 0.1 * seed)]
+    runs = pd.DataFrame(rows)
+    out = steps_ratio(runs, "fast", "base")
+    # seed 0 reaches 2.0 between step 50 (2.6) and 100 (2.0): at 100 -> 2.0; seed 1 (2.1 at 100, 2.0 at 150) -> 200 / 150
+    assert out["by_seed"] == {0: pytest.approx(2.0), 1: pytest.approx(4 / 3)}
+    assert out["ratio"] == pytest.approx(5 / 3) and out["low"] < 5 / 3 < out["high"] and out["lower_bound"] == 0
+    half = runs.assign(val_loss=runs.val_loss.where(~((runs.arm == "fast") & (runs.step == 100) & (runs.seed == 0)), 2.3))
+    assert steps_ratio(half, "fast", "base")["by_seed"][0] == pytest.approx(200 / 137.5)  # 2.3 at 100, 1.9 at 150: crosses 2.0 at 137.5
+    assert steps_ratio(runs, "base", "base")["ratio"] == pytest.approx(1.0)
+    slow = runs.assign(val_loss=runs.val_loss + (runs.arm == "fast") * 5)
+    assert steps_ratio(slow, "fast", "base")["by_seed"][0] != steps_ratio(slow, "fast", "base")["by_seed"][0]  # never reached: nan
+    with pytest.raises(ValueError, match="unknown arm 'dnp'"):
+        steps_ratio(runs, "dnp", "base")

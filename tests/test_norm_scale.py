@@ -120,6 +120,12 @@ def test_param_groups_by_role():
     assert sum(p.numel() for p in iwd["gamma_decayed"]["params"]) == n_input
     assert sum(p.numel() for p in all_["gamma_decayed"]["params"]) == n_all
     assert "gamma_decayed" not in none
+    qk = by_name("qk")["gamma_decayed"]["params"]
+    qk_names = {n for n, (p, _) in gam.items() if any(p is q for q in qk)}
+    assert qk_names and all(".q_norm." in n or ".k_norm." in n for n in qk_names)
+    assert len(qk_names) == 2 * 2  # q_norm and k_norm in each of the 2 layers; not the final norm
+    with pytest.raises(ValueError, match="needs a model with QK-norm"):
+        ns.param_groups(tiny_model("llama", layers=2), 0.1, rule="qk")
     total = sum(p.numel() for g in iwd.values() for p in g["params"])
     assert total == sum(p.numel() for p in model.parameters())
     emb = model.get_input_embeddings().weight

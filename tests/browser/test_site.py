@@ -4,8 +4,10 @@ to ``build/screenshots/site/`` for a person to look at."""
 
 import functools
 import http.server
+import json
 import re
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
@@ -14,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "site"
 SHOTS = ROOT / "build" / "screenshots" / "site"
+LOAD_SECONDS: dict[str, float] = {}
 PAGES = ["index.html"] + [f"{p.stem}.html" for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))] + ["glossary.html", "references.html"]
 
 
@@ -36,7 +39,9 @@ def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name)
     bad = []
     page.on("response", lambda r: bad.append(f"{r.status} {r.url}") if r.url.startswith(site_url) and r.status != 200 else None)
     page.on("requestfailed", lambda r: bad.append(f"failed {r.url}") if r.url.startswith(site_url) else None)
+    start = time.perf_counter()
     response = page.goto(urljoin(site_url, page_name), wait_until="networkidle")
+    LOAD_SECONDS[page_name] = round(time.perf_counter() - start, 2)  # reported (build/screenshots/site/load_seconds.json), not asserted
     assert response is not None and response.status == 200, f"{page_name}: HTTP {response and response.status}"
     assert not bad, f"{page_name}: local resources that did not load: {bad[:5]}"
     text = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
@@ -66,6 +71,7 @@ def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name)
         assert not raw, f"{page_name}: formulas shown as raw TeX (MathJax did not typeset them): {raw[:3]}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{Path(page_name).stem}.png"), full_page=True)
+    (SHOTS / "load_seconds.json").write_text(json.dumps(LOAD_SECONDS, indent=1) + "\n")
     page.close()
 
 

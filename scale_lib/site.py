@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .book import repo_root
 
-__all__ = ["repository", "build_site", "fold_long_code", "executed_mode", "mark_fast_mode", "SITE_SOURCE", "FOLD_LINES"]
+__all__ = ["repository", "build_site", "fold_long_code", "executed_mode", "mark_fast_mode", "annotate_explorers", "SITE_SOURCE", "FOLD_LINES"]
 
 SITE_SOURCE = "site"
 #: code cells longer than this are folded on the page ("Show code cell source"): prose and figures first
@@ -96,6 +96,29 @@ def mark_fast_mode(path: Path) -> bool:
     return True
 
 
+EXPLORER_NOTE = ('<div class="widget-note">\n\n**Live explorer.** The figure above is drawn for the controls\' default values. '
+                 "On this page the controls cannot move it: they need a running Python kernel. Open the chapter in Colab "
+                 "(the badge at the top) or in JupyterLab (`make test` installs everything, then `.venv/bin/jupyter lab notebooks/`), "
+                 "run all cells, and the figure follows the controls.\n\n</div>")
+
+
+def annotate_explorers(path: Path) -> int:
+    """Under every code cell that builds an explorer (``sl.explorer(``), a note saying the page shows its
+    default figure and how to run it live. Returns the number of notes added."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells, added = [], 0
+    for cell in nb.cells:
+        cells.append(cell)
+        if cell.cell_type == "code" and "sl.explorer(" in cell.source:
+            cells.append(nbformat.v4.new_markdown_cell(EXPLORER_NOTE))
+            added += 1
+    nb.cells = cells
+    nbformat.write(nb, path)
+    return added
+
+
 def build_site(executed: Path | None = None, target: Path | None = None, *, strict: bool = False) -> Path:
     """Render ``executed`` (default ``build/notebooks``) into ``target`` (default ``build/site``); returns the index page."""
     from sphinx.cmd.build import build_main
@@ -118,6 +141,7 @@ def build_site(executed: Path | None = None, target: Path | None = None, *, stri
     for nb in notebooks:
         shutil.copy(nb, src / nb.name)
         fold_long_code(src / nb.name)
+        annotate_explorers(src / nb.name)
         if mark_fast_mode(src / nb.name):
             print(f"note: {nb.name} was executed in fast mode; its page says so")
     shutil.copy(root / "notebooks" / "glossary.md", src / "glossary.md")

@@ -55,3 +55,15 @@ def test_fast_mode_pages_say_so_under_their_title(tmp_path):
     assert mark_fast_mode(path)
     lines = nbformat.read(path, as_version=4).cells[0].source.splitlines()
     assert lines.index("# 03 · Title") < lines.index(FAST_NOTE.splitlines()[0]) < lines.index("Intro.")
+
+
+def test_every_explorer_gets_a_note_on_how_to_run_it_live(tmp_path):
+    from scale_lib.site import EXPLORER_NOTE, annotate_explorers
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("sl.explorer(draw, x=slider)"), nbformat.v4.new_code_cell("print(1)"),
+                                         nbformat.v4.new_code_cell("sl.explorer(\n    draw2, y=dropdown)")])
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    assert annotate_explorers(path) == 2
+    kinds = [(c.cell_type, c.source == EXPLORER_NOTE) for c in nbformat.read(path, as_version=4).cells]
+    assert kinds == [("code", False), ("markdown", True), ("code", False), ("code", False), ("markdown", True)]

@@ -58,6 +58,9 @@ def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name)
 
         mode = executed_mode(nbformat.read(ROOT / "build" / "notebooks" / page_name.replace(".html", ".ipynb"), as_version=4))
         assert ("executed in fast mode" in text) == (mode == "fast"), f"{page_name} ran in {mode} mode; only fast-mode pages carry the warning"
+        explorers = (ROOT / "notebooks" / page_name.replace(".html", ".py")).read_text().count("sl.explorer(")
+        notes = page.locator("main .widget-note").count()
+        assert notes == explorers, f"{page_name}: {explorers} explorers but {notes} notes on how to run them live"
     invisible = [src for src, natural, shown in images if natural == 0 or shown == 0]
     assert not invisible, f"{page_name}: figures that do not show: {invisible[:3]}"
     links = {urlparse(h).path.rsplit("/", 1)[-1] for h in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")

@@ -223,9 +223,10 @@ print(f"naive {naive_seconds:.2f} s, cached {cached_seconds:.2f} s: {sweep_speed
 # %% [markdown]
 # ## 4 · One testbed, or every testbed?
 #
-# The numbers above describe **one** testbed: one pretraining seed. The book ships seven made
-# with the same recipe (notebook 03, section 6, says why; seed 0, used above, is the one the
-# recipe was chosen on). Here is the same discovery on each of them — the first layer's attention
+# The numbers above describe **one** testbed: one pretraining seed, itself a random draw of
+# layouts, initialisation and batch order. The book ships seven made with the same recipe; seed 0,
+# used above, is the one the recipe was chosen on, so only seeds 1–6 are fresh evidence. Here is
+# the same discovery on each of them — the first layer's attention
 # switched off, and over heads: the largest loss from a *selective* head (non-spatial accuracy
 # within 2 points) and the largest gain any single head at × 0 or × 2 buys with non-spatial within
 # 2 points (`scale_lib.latent.discovery`).

@@ -53,7 +53,7 @@
 # | 3 | training ScAle, and why it also sees non-spatial questions here |
 # | 4 | ScAle vs frozen, LoRA r=1/r=4, (IA)³, a linear probe and full fine-tuning, on one testbed |
 # | 5 | what was learned: the coefficients as a layers × heads map, accuracy per question type |
-# | 6 | **one testbed is one draw**: ScAle vs LoRA r=1 on seven independently pretrained testbeds |
+# | 6 | **one testbed is one draw**: ScAle vs LoRA r=1 on six more testbeds, pretrained independently and never used to choose anything |
 # | 7 | why ScAle's share varies: what kind of damage the tuning did |
 # | 8 | an explorer: retrain with another bound, other layers or other data |
 # | 9 | exercises |

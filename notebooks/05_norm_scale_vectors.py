@@ -316,7 +316,7 @@ iwd_vs_none = paired_gap(wd_runs, "iwd", "none")
 all_vs_none = paired_gap(wd_runs, "all", "none")
 qk_vs_none = paired_gap(wd_runs, "qk", "none")
 fig, ax = plt.subplots(figsize=(7, 4))
-for (arm, ref), color in zip((("iwd", "none"), ("all", "none"), ("iwd", "all"), ("qk", "none")), sl.PALETTE):
+for (arm, ref), color in zip((("iwd", "none"), ("all", "none"), ("iwd", "all"), ("qk", "none")), [sl.PALETTE[k] for k in (0, 1, 2, 4)]):
     plot_gap(ax, wd_runs, arm, ref, color=color, label=f"{arm} − {ref}")
 ax.axhline(0, color="k", lw=0.8)
 ax.set(xlabel="step", ylabel="paired difference (nats; < 0: first is better)", title=f"Weight decay on γ (Qwen3, γ decay {GAMMA_WD:g})")
@@ -369,7 +369,7 @@ improvements = pd.concat([removal[removal.arm == f"learnable, lr {LR:g}"].assign
                           paired_runs(make_llama, arms, seeds=SEEDS, config=CFG, corpus=corpus)])
 imp = pd.DataFrame([dict(arm=a, **paired_gap(improvements, a, "baseline")) for a in arms])
 fig, ax = plt.subplots(figsize=(8, 3.6))
-sl.gap_bars(ax, imp.arm, imp.gap, imp.ci95, lower_is_better=True)
+sl.gap_bars(ax, imp.arm, imp.gap, imp.ci95, lower_is_better=True, legend_loc="upper left")
 ax.set(xlabel="variant − baseline, final validation loss (nats; < 0 is better)", title=f"Each improvement, paired over {len(SEEDS)} seeds (95 % CI)")
 sl.save_figure(fig, NB, "improvements")
 plt.show()

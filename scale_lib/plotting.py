@@ -41,7 +41,7 @@ def save_figure(fig: plt.Figure, notebook: str, name: str) -> Path:
     return path
 
 
-def gap_bars(ax, labels, gaps, ci95, *, lower_is_better: bool = True, unit: str = "", fmt: str = "{:+.3f}"):
+def gap_bars(ax, labels, gaps, ci95, *, lower_is_better: bool = True, unit: str = "", fmt: str = "{:+.3f}", legend_loc: str = "best"):
     """Horizontal bars of paired differences with their 95 % intervals, coloured by what the interval
     says: better (interval entirely on the good side of 0), worse, or within noise (it crosses 0).
     Each bar is labelled with its value, so a difference too small to see as a bar is still read.
@@ -68,7 +68,7 @@ def gap_bars(ax, labels, gaps, ci95, *, lower_is_better: bool = True, unit: str 
     ax.set_xlim(min(lo, 0) - 0.05 * span, max(hi, 0) + 0.45 * span)
     names = {"better": "better (95 % CI excludes 0)", "worse": "worse (95 % CI excludes 0)", "noise": "within noise (CI crosses 0)"}
     ax.legend(handles=[Patch(color=colors[k], label=names[k]) for k in ("better", "noise", "worse") if k in kinds],
-              loc="lower right", fontsize=8, frameon=True)
+              loc=legend_loc, fontsize=8, frameon=True)
     return kinds
 
 

@@ -312,11 +312,10 @@ def claims_table(table: pd.DataFrame, claims: dict) -> pd.DataFrame:
 def gain_summary(table: pd.DataFrame) -> dict:
     """ScAle's gain over testbeds (mean and 95 % t interval), its share of LoRA r=1's gain where that is
     defined, and its share of the accuracy the tuning took away."""
-    from .paired import t_quantile
+    from .paired import t_interval
 
     n = len(table)
-    mean = float(table.scale_gain.mean())
-    half = t_quantile(n - 1) * float(table.scale_gain.std(ddof=1)) / np.sqrt(n) if n > 1 else float("nan")
+    mean, low, high = t_interval(table.scale_gain)
     defined = table.share.notna()
-    return {"gain_mean": mean, "gain_ci": (mean - half, mean + half), "share_defined": defined,
+    return {"gain_mean": mean, "gain_ci": (low, high), "share_defined": defined,
             "share_mean": float(table.share.mean()), "share_sd": float(table.share.std(ddof=1)) if n > 1 else float("nan")}

@@ -96,10 +96,8 @@ def gap_curve(runs: pd.DataFrame, arm: str, reference: str) -> pd.DataFrame:
     diff = (wide[arm] - wide[reference]).rename("gap").reset_index()
     out = []
     for step, g in diff.groupby("step"):
-        n = len(g)
-        sd = g.gap.std(ddof=1) if n > 1 else float("nan")
-        half = t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 else float("nan")
-        out.append(dict(step=step, gap=g.gap.mean(), ci95=half, n=n, wins=(g.gap > 0).mean()))
+        mean, low, _ = t_interval(g.gap)
+        out.append(dict(step=step, gap=mean, ci95=mean - low, n=len(g), wins=(g.gap > 0).mean()))
     return pd.DataFrame(out)
 
 

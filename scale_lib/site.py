@@ -37,23 +37,19 @@ def repository(root: Path | None = None) -> str:
     return m.group(1)
 
 
-def fold_long_code(path: Path, max_lines: int = FOLD_LINES) -> int:
-    """Tag every code cell of the notebook at ``path`` longer than ``max_lines`` lines ``hide-input``
+def fold_long_code(nb, max_lines: int = FOLD_LINES) -> int:
+    """Tag every code cell of the notebook ``nb`` longer than ``max_lines`` lines ``hide-input``
     (MyST-NB folds its source behind a "Show code cell source" toggle; outputs stay visible).
     Cells with an exercise (a ``# SOLUTION`` line or an ``ex.test_`` call) stay open. Returns the count folded."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
     folded = 0
     for cell in nb.cells:
-        src = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        src = cell.source
         if cell.cell_type != "code" or src.count("\n") + 1 <= max_lines or "# SOLUTION" in src or "ex.test_" in src:
             continue
         tags = cell.metadata.setdefault("tags", [])
         if "hide-input" not in tags:
             tags.append("hide-input")
             folded += 1
-    nbformat.write(nb, path)
     return folded
 
 
@@ -77,13 +73,12 @@ def executed_mode(nb) -> str:
     return "unknown"
 
 
-def mark_fast_mode(path: Path) -> bool:
+def mark_fast_mode(nb) -> bool:
     """Put a warning under the title of a chapter executed in fast mode; returns whether it was one."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
     if executed_mode(nb) != "fast":
         return False
+    import nbformat
+
     for cell in nb.cells:  # right under the chapter's title line
         lines = cell.source.splitlines() if cell.cell_type == "markdown" else []
         at = next((k for k, line in enumerate(lines) if line.startswith("# ")), None)
@@ -92,7 +87,6 @@ def mark_fast_mode(path: Path) -> bool:
             break
     else:
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(FAST_NOTE))
-    nbformat.write(nb, path)
     return True
 
 
@@ -102,12 +96,11 @@ EXPLORER_NOTE = ('<div class="widget-note">\n\n**Live explorer.** The figure abo
                  "run all cells, and the figure follows the controls.\n\n</div>")
 
 
-def annotate_explorers(path: Path) -> int:
+def annotate_explorers(nb) -> int:
     """Under every code cell that builds an explorer (``sl.explorer(``), a note saying the page shows its
     default figure and how to run it live. Returns the number of notes added."""
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
     cells, added = [], 0
     for cell in nb.cells:
         cells.append(cell)
@@ -115,7 +108,6 @@ def annotate_explorers(path: Path) -> int:
             cells.append(nbformat.v4.new_markdown_cell(EXPLORER_NOTE))
             added += 1
     nb.cells = cells
-    nbformat.write(nb, path)
     return added
 
 
@@ -138,12 +130,15 @@ def build_site(executed: Path | None = None, target: Path | None = None, *, stri
     src.mkdir(parents=True)
     for path in (root / SITE_SOURCE).iterdir():
         (shutil.copytree if path.is_dir() else shutil.copy)(path, src / path.name)
-    for nb in notebooks:
-        shutil.copy(nb, src / nb.name)
-        fold_long_code(src / nb.name)
-        annotate_explorers(src / nb.name)
-        if mark_fast_mode(src / nb.name):
-            print(f"note: {nb.name} was executed in fast mode; its page says so")
+    import nbformat
+
+    for path in notebooks:  # each executed copy, prepared for reading on a page
+        nb = nbformat.read(path, as_version=4)
+        fold_long_code(nb)
+        annotate_explorers(nb)
+        if mark_fast_mode(nb):
+            print(f"note: {path.name} was executed in fast mode; its page says so")
+        nbformat.write(nb, src / path.name)
     shutil.copy(root / "notebooks" / "glossary.md", src / "glossary.md")
     shutil.copy(root / "references.bib", src / "references.bib")
     shutil.rmtree(target, ignore_errors=True)  # no pages left over from chapters that were renamed or removed

@@ -23,19 +23,16 @@ def test_gap_bars_colour_what_the_interval_says():
     plt.close(fig)
 
 
-def test_long_code_cells_are_folded_but_exercises_stay_open(tmp_path):
+def test_long_code_cells_are_folded_but_exercises_stay_open():
     long = "\n".join(f"x{i} = {i}" for i in range(20))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(long),
                                          nbformat.v4.new_code_cell(long + "\ny = 2  # SOLUTION"), nbformat.v4.new_markdown_cell(long)])
-    path = tmp_path / "nb.ipynb"
-    nbformat.write(nb, path)
-    assert fold_long_code(path, max_lines=12) == 1
-    cells = nbformat.read(path, as_version=4).cells
-    assert [c.metadata.get("tags", []) for c in cells] == [[], ["hide-input"], [], []]
-    assert fold_long_code(path, max_lines=12) == 0  # idempotent
+    assert fold_long_code(nb, max_lines=12) == 1
+    assert [c.metadata.get("tags", []) for c in nb.cells] == [[], ["hide-input"], [], []]
+    assert fold_long_code(nb, max_lines=12) == 0  # idempotent
 
 
-def test_fast_mode_pages_say_so_under_their_title(tmp_path):
+def test_fast_mode_pages_say_so_under_their_title():
     from scale_lib.site import FAST_NOTE, executed_mode, mark_fast_mode
 
     def chapter(mode_meta=None, printed="full mode"):
@@ -48,22 +45,18 @@ def test_fast_mode_pages_say_so_under_their_title(tmp_path):
 
     assert executed_mode(chapter()) == "full" and executed_mode(chapter(printed="fast mode")) == "fast"
     assert executed_mode(chapter("fast")) == "fast"  # run_book's record wins over the printed line
-    path = tmp_path / "c.ipynb"
-    nbformat.write(chapter("full"), path)
-    assert not mark_fast_mode(path)
-    nbformat.write(chapter("fast"), path)
-    assert mark_fast_mode(path)
-    lines = nbformat.read(path, as_version=4).cells[0].source.splitlines()
+    full, fast = chapter("full"), chapter("fast")
+    assert not mark_fast_mode(full) and "warning" not in full.cells[0].source
+    assert mark_fast_mode(fast)
+    lines = fast.cells[0].source.splitlines()
     assert lines.index("# 03 · Title") < lines.index(FAST_NOTE.splitlines()[0]) < lines.index("Intro.")
 
 
-def test_every_explorer_gets_a_note_on_how_to_run_it_live(tmp_path):
+def test_every_explorer_gets_a_note_on_how_to_run_it_live():
     from scale_lib.site import EXPLORER_NOTE, annotate_explorers
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("sl.explorer(draw, x=slider)"), nbformat.v4.new_code_cell("print(1)"),
                                          nbformat.v4.new_code_cell("sl.explorer(\n    draw2, y=dropdown)")])
-    path = tmp_path / "nb.ipynb"
-    nbformat.write(nb, path)
-    assert annotate_explorers(path) == 2
-    kinds = [(c.cell_type, c.source == EXPLORER_NOTE) for c in nbformat.read(path, as_version=4).cells]
+    assert annotate_explorers(nb) == 2
+    kinds = [(c.cell_type, c.source == EXPLORER_NOTE) for c in nb.cells]
     assert kinds == [("code", False), ("markdown", True), ("code", False), ("code", False), ("markdown", True)]

@@ -360,7 +360,7 @@ _GENERAL = (
     ("Bread is made from", ("flour", "glass", "iron", "paper"), 0),
     ("The colour of the sky on a clear day is", ("blue", "green", "red", "black"), 0),
     ("January, February, March,", ("April", "June", "May", "December"), 0),
-    ("A dog says woof and a cat says", ("meow", "moo", "bark", "oink"), 0),
+    ("A cow gives us", ("milk", "wood", "gold", "salt"), 0),
     ("You write with a", ("pen", "spoon", "shoe", "cup"), 0),
 )
 

@@ -77,11 +77,10 @@ def _jsonable(v):
 
 
 def save_metrics(notebook: str, metrics: dict) -> Path:
-    """Merge ``metrics`` into ``<output_dir>/metrics.json`` (keys sorted) and return its path."""
+    """Write ``metrics`` as ``<output_dir>/metrics.json`` (keys sorted), replacing the old file whole —
+    so no key survives that the chapter's code no longer writes — and return its path."""
     path = output_dir(notebook) / "metrics.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
-    old.update(_jsonable(metrics))
-    path.write_text(json.dumps(dict(sorted(old.items())), indent=2) + "\n")
+    path.write_text(json.dumps(dict(sorted(_jsonable(metrics).items())), indent=2) + "\n")
     return path
 
 

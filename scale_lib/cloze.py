@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["ClozeBatch", "encode_cloze", "option_token_ids", "wilson", "level_table", "partial_levels", "letter_vs_cloze"]
+__all__ = ["ClozeBatch", "encode_cloze", "option_token_ids", "wilson", "level_table", "partial_levels", "letter_vs_cloze", "lettered", "Reworded"]
 
 
 @dataclass
@@ -148,6 +148,38 @@ def letter_vs_cloze(model, tokenizer, items, *, batch_size: int = 32) -> dict[st
         out[name] = torch.cat(right).float().mean().item()
     out["chance"] = sum(1 / len(i.options) for i in items) / len(items)
     return out
+
+
+def lettered(item) -> "_Lettered":
+    """The same question asked with lettered options (A–D after the question); the options to score are the letters."""
+    return _Lettered(item)
+
+
+@dataclass(frozen=True)
+class Reworded:
+    """The same item under another prompt template (``{context}`` and ``{question}`` are filled in)."""
+
+    item: object
+    template: str
+
+    def __post_init__(self):
+        if "{context}" not in self.template or "{question}" not in self.template:
+            raise ValueError(f"template {self.template!r} must contain {{context}} and {{question}}")
+
+    @property
+    def level(self) -> str:
+        return self.item.level
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return self.item.options
+
+    @property
+    def answer_index(self) -> int:
+        return self.item.answer_index
+
+    def prompt(self) -> str:
+        return self.template.format(context=self.item.context, question=self.item.question)
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,15 @@
 # * *[abstract]* the backbone — vision tower, projector, language model — is **frozen**, and "a
 #   small set of scalar coefficients" modulates "last-token attention and MLP activations";
 # * *[ours]* every attention head of the chosen layers gets one coefficient, and every chosen
-#   layer's MLP one more: 36 for the book's 4-layer × 8-head testbed; *[secondary]* the paper has
+#   layer's MLP one more: 36 for the book's 4-layer × 8-head testbed; *[abstract]* the paper has
 #   "about 1K" — *[ours]* 32 layers × (32 heads + 1 MLP) = 1,056 for a 7B LLaMA-family model;
 # * a coefficient multiplies its head's (or MLP's) output **at the last token only** — the position
 #   that predicts the answer;
-# * *[secondary]* coefficients are **bounded**; *[ours]* `s = lo + (hi − lo)·sigmoid(θ)`, by default
+# * *[abstract]* coefficients are **bounded**; *[ours]* `s = lo + (hi − lo)·sigmoid(θ)`, by default
 #   in (0, 2), with θ chosen so that `s = 1` exactly at the start: the adapted model begins as the frozen one;
 # * *[ours]* they are trained with the cross-entropy of the answer token; *[secondary]* on spatial questions.
 #
-# *[secondary]* The paper reports up to **134.1 %<!--x--> relative accuracy gain**, on SpatialEval and on
+# *[abstract]* The paper reports up to **134.1 %<!--x--> relative accuracy gain**, on SpatialEval and on
 # real-image spatial VQA (COCO-QA / VG-QA subsets), across several VLM families; that this
 # "recovers a substantial fraction" of LoRA's gain with a small fraction of its parameters (for
 # LoRA r = 1 on the query and value projections of a 7B model, ≈ 524 K parameters — about 500×

@@ -28,17 +28,23 @@
 # * load a real model offline and say what its 4-bit quantisation changes;
 # * score a small LLM fairly on multiple choice (cloze vs letters) and see how much the choice matters;
 # * find the difficulty at which a model has a *partial* skill, with intervals, and re-check it on fresh items;
-# * run the rescaling discovery sweep, ScAle, a calibration baseline and a rank-1 LoRA on the real model, over seeds;
+# * **audit a benchmark for shortcuts**: measure what a reader of words alone scores, and build items it cannot answer;
+# * compare ScAle with shortcut baselines, a probe and two LoRAs on both kinds of item, with tuned
+#   learning rates, five training draws and bootstrap intervals;
+# * run the rescaling discovery sweep on the real model;
 # * measure what the norm scale vectors γ are worth in a network trained by others.
 #
-# **Before this chapter**: chapters 00 (hooks), 02 (discovery sweeps), 03 (ScAle) and 05 (γ, Input- vs Output-Norm).
-# **Time**: about 10 minutes to run in full mode on 2 CPU cores (2 in fast mode), 45 minutes to read and do.
+# **Before this chapter**: chapters 00 (hooks), 02 (discovery sweeps), 03 (ScAle), 04 and 05 (γ, Input- vs Output-Norm).
+# **Time**: about 25 minutes to run in full mode on 2 CPU cores (3 in fast mode), 60 minutes to read and do.
 #
-# **The claims under test.** *Paper (abstract):* ScAle's ~1K coefficients on a frozen VLM improve
-# spatial reasoning and recover much of LoRA's gain without hurting non-spatial accuracy. *Paper
-# (abstract):* γ is a tiny fraction of the parameters, yet matters. *Our question:* do the same
-# mechanisms show on a real text-only LLM of 135 M parameters, on spatial questions it partly answers?
-# What this chapter cannot test: vision — SmolLM2 reads text only, so every question here is TQA.
+# **The claims under test.** *[abstract]* ScAle's ~1K coefficients on a frozen VLM improve
+# spatial reasoning and recover much of LoRA's gain without hurting non-spatial accuracy.
+# *[abstract]* γ is a tiny fraction of the parameters, yet matters. *[ours]* Our question: do the
+# same mechanisms show on a real text-only LLM of 135 M parameters — and, before that, **are its
+# right answers spatial at all, or could a reader of words alone give them?** What this chapter
+# cannot test: vision — SmolLM2 reads text only, so every question here is TQA. It is also *one*
+# pretrained model: its training draws vary the items, the minibatch order and the initialisation,
+# never the pretraining (chapter 03 varies that on its testbeds).
 
 # %%
 import os
@@ -115,8 +121,8 @@ print("Q: What is the capital of France?  A:", tok.decode(reply[0, ids["input_id
 #
 # The book's questions are SpatialEval's kind, rebuilt at graded difficulty by
 # `scale_lib.spatial.graded` from the benchmark generator's own layouts. Every prompt has this form
-# (wording moves a small model's accuracy a lot — in trials, dropping one sentence moved a task
-# from 0.60<!--x--> to 0.95<!--x--> (trials before this chapter) — so it is printed here and fixed for the chapter):
+# (wording can move a small model's accuracy, so it is printed here and fixed for the chapter;
+# section 6 measures one other wording):
 
 # %%
 example = graded_items(["map_copy/2"], 1, seed=0)[0]
@@ -124,7 +130,8 @@ print(PROMPT.replace("\n", "⏎\n"), "\n\nexample:\n" + example.prompt(), f"  �
 
 # %% [markdown]
 # Two ways to score it. **Letters**: list the options as A–D and compare the logits of the letters
-# (how the book scores its tiny testbed, and how large models are usually asked). **Cloze**: compare
+# (how large models are usually asked; the book's tiny testbed instead answers with the option's
+# own word, scored over its options — chapter 01). **Cloze**: compare
 # the logits of the options' own first tokens right after `Answer:` — how the lm-evaluation-harness
 # scores small models. Every option in `graded` is one token after a space, so cloze reads one logit
 # per option and ScAle's prefix-cached trainer applies unchanged.
@@ -146,8 +153,8 @@ for k in ("letter", "cloze"):
 # ## 3 · Where does the model have a partial skill?
 #
 # At SpatialEval's own difficulty (6 places, a 5 × 5 grid) a 135 M model has nothing for a few
-# hundred scalars to unlock — an early trial of ScAle there learnt the answer prior and nothing
-# more. "Latent skill" needs questions the model answers *sometimes*. So we scan difficulty:
+# hundred scalars to unlock (an early trial of ScAle there, not recorded, learnt the answer prior and
+# nothing more). "Latent skill" needs questions the model answers *sometimes*. So we scan difficulty:
 # **copy** a stated direction (the text says "A is to the Northeast of B"; asked where A is from B),
 # **invert** it (asked where B is from A), name the animal in a **corner** or at a **cell** of a grid,
 # at sizes from 2 places / 2 × 2 up to SpatialEval's. Two **non-spatial controls** ask which of four
@@ -273,18 +280,20 @@ proof_scan.round(2)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [len(prone_audit), len(proof_scan)]}, sharey=True)
 first = scan.set_index("level")
-for ax, levels, frozen_acc, title in (
-        (axes[0], list(prone_audit.level), [first.accuracy.get(lv, np.nan) for lv in prone_audit.level], "shortcut-prone (the first levels)"),
-        (axes[1], list(proof_scan.level), list(proof_scan.accuracy), "shortcut-proof (built to defeat the battery)")):
+for ax, levels, table, title in ((axes[0], list(prone_audit.level), first, "shortcut-prone (the first levels)"),
+                                 (axes[1], list(proof_scan.level), proof_scan.set_index("level"), "shortcut-proof (built to defeat the battery)")):
     x = np.arange(len(levels))
-    ax.bar(x - 0.2, frozen_acc, 0.4, color="tab:blue", label="SmolLM2, frozen (scan draw)")
-    ax.bar(x + 0.2, [SHORTCUT_BEST[lv] for lv in levels], 0.4, color="tab:grey", label="best word-level heuristic")
+    acc = table.loc[levels, "accuracy"].to_numpy()
+    err = np.clip([acc - table.loc[levels, "low"].to_numpy(), table.loc[levels, "high"].to_numpy() - acc], 0, None)
+    ax.bar(x - 0.2, acc, 0.4, color="tab:blue", label="SmolLM2, frozen (scan draw, 95 % Wilson)")
+    ax.errorbar(x - 0.2, acc, yerr=err, fmt="none", ecolor="black", capsize=2, lw=0.8)
+    ax.bar(x + 0.2, [SHORTCUT_BEST[lv] for lv in levels], 0.4, color="tab:grey", label=f"best word-level heuristic ({AUDIT_N} items)")
     ax.hlines(np.full(len(x), 0.25), x - 0.45, x + 0.45, colors="black", linestyles="--", lw=1)
     ax.set_xticks(x, levels, rotation=35, ha="right")
     ax.set_title(title)
 axes[0].set_ylabel("accuracy (chance dashed)")
 axes[0].set_ylim(0, 1.12)
-axes[0].legend(fontsize=8, loc="upper right")
+axes[1].legend(fontsize=8, loc="upper center")
 fig.suptitle("Where a shortcut reaches what the model reaches, the model's accuracy is no evidence of a spatial skill", fontsize=10)
 fig.tight_layout()
 sl.save_figure(fig, NB, "shortcut_audit")
@@ -357,8 +366,10 @@ NAMES = {"frozen": "frozen", "calibration": "calibration", "presence_bias": "pre
 LR_GRID = rs.LR_GRID if not FAST else {m: (g[1],) for m, g in rs.LR_GRID.items()}
 start = time.perf_counter()
 LRS, LR_SCORES = {}, {}
+tune_frozen = rs.frozen_outputs(model, tune_train)  # one forward pass, shared by every method that reads frozen outputs
 for method in tqdm(rs.ALL_METHODS[1:], desc="learning-rate choice (validation)"):
-    LRS[method], LR_SCORES[method] = rs.choose_lr(model, method, tune_train, val, grid=LR_GRID[method], steps=STEPS, batch_size=BATCH, seed=1)
+    LRS[method], LR_SCORES[method] = rs.choose_lr(model, method, tune_train, val, grid=LR_GRID[method], steps=STEPS, batch_size=BATCH, seed=1,
+                                                  frozen=tune_frozen)
 print(f"learning rates chosen on validation in {time.perf_counter() - start:.0f} s")
 pd.DataFrame({NAMES[m]: {"grid": ", ".join(f"{lr:g}" for lr in LR_SCORES[m]), "validation accuracy": ", ".join(f"{a:.3f}" for a in LR_SCORES[m].values()),
                          "chosen": f"{LRS[m]:g}"} for m in LRS}).T
@@ -480,11 +491,12 @@ start = time.perf_counter()
 sweep = rescaling_sweep(model, sweep_batch, sweep_batch.labels, [f"L{l}.{k}" for l in SWEEP_LAYERS for k in ("attn", "mlp")], SWEEP_SCALES,
                         option_ids=sweep_batch.option_ids, groups=[i.kind for i in sweep_items], batch_size=48)
 print(f"{len(SWEEP_LAYERS) * 2 * len(SWEEP_SCALES)} settings × {len(sweep_items)} prompts in {time.perf_counter() - start:.0f} s")
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
 for ax, group in zip(axes, ("spatial", "nonspatial")):
     grid = sweep[sweep.group == group].pivot_table(index=["kind", "scale"], columns="layer", values="delta")
     grid.index = [f"{kind} × {scale:g}" for kind, scale in grid.index]
-    sns.heatmap(grid, cmap="RdBu", center=0, vmin=-0.5, vmax=0.5, ax=ax, cbar_kws={"label": "Δ accuracy"})
+    sns.heatmap(grid, cmap="RdBu", center=0, vmin=-0.5, vmax=0.5, ax=ax, cbar_kws={"label": "Δ accuracy"}, yticklabels=True)
+    ax.tick_params(axis="y", rotation=0, labelleft=True)
     ax.set_title(f"{group} ({int(sweep[sweep.group == group].n.iloc[0])} items; baseline {sweep[sweep.group == group].baseline.iloc[0]:.2f})")
     ax.set_xlabel("layer")
     ax.set_ylabel("last-token site × scale")
@@ -527,7 +539,10 @@ print(f"the most damaging head: {worst.site} × 0 → spatial {worst.delta:+.2f}
 #
 # ## 8 · γ in a network trained by others
 #
-# Chapter 05's claims, measured on real weights. SmolLM2 has two RMSNorms per layer (before
+# Chapter 05's quantities, on real weights. One caution first: chapter 05 trains networks *with and
+# without* γ; here γ is only **reset after training**, which measures how much the trained weights
+# have come to depend on γ's values (co-adaptation) — not the paper's claim that pre-training without
+# γ goes worse. SmolLM2 has two RMSNorms per layer (before
 # attention, before the MLP: **Input-Norms**, each read by linear maps) and a final norm, which with
 # tied input/output embeddings is an **Output-Norm** (it cannot fold into the shared embedding matrix).
 
@@ -564,7 +579,8 @@ for setting, colour in (("all", "black"), ("all → their means", "tab:green")):
 axes[1].set_xlabel("layer")
 axes[1].set_ylabel("Δ held-out loss (nats)")
 axes[1].set_title(f"resetting γ on {text_ids.numel()} held-out tokens (loss {ablation.loss.iloc[0]:.2f} nats)")
-axes[1].legend(fontsize=7, loc="upper left")
+axes[1].set_ylim(0, 1.45 * max(per_layer.increase.max(), float(ablation.set_index("setting").loc["all → their means", "increase"])))
+axes[1].legend(fontsize=7, loc="upper left", ncol=3)
 fig.tight_layout()
 sl.save_figure(fig, NB, "gamma")
 plt.show()
@@ -573,7 +589,11 @@ plt.show()
 # *What to see:* left, the trained γ are nowhere near their initial value 1: the Input-Norm γ sit
 # far below it (the first layer's attention norm lowest), the final Output-Norm above it. Right,
 # setting any single layer's γ back to 1 costs many nats — about as much as resetting all of them
-# (black line): the network is built around those values. The green line asks whether that is only
+# (black line), and for a few layers (28, 20) about twice as much: the network is built around those
+# values. Two things to notice. A loss above ln V = ln 49,152 ≈ 10.8<!--x--> nats is worse than
+# guessing uniformly over the vocabulary: the reset network is *confidently wrong*. And a part can
+# cost more than the whole: resetting every layer at once keeps the layers' γ consistent with one
+# another, resetting one layer breaks its balance with its neighbours — a reading we have not tested. The green line asks whether that is only
 # *scale*: every γ replaced by its own mean keeps each norm's overall size and removes just the
 # per-channel shape — and that costs even more than resetting to 1. What the network relies on is
 # the shape of γ across channels, not only its size. Folding (printed above) is the other half of the claim: the Input-Norm γ add
@@ -670,17 +690,30 @@ def fold_one_layer(model, layer):
 ex.test_fold_one_layer(fold_one_layer, model, text_ids[:1, :32], layer=3)
 
 # %% [markdown]
-# **Exercise 3 — predict, then run.** Before running the next cell, write down: on the *invert*
-# task (`map_invert/2`, where the frozen model answers the stated direction instead of its opposite),
-# will ScAle trained on the chosen levels help, hurt or do nothing? Then run it.
+# **Exercise 3 — predict, then measure** (★★, 10 minutes). On the *invert* task (`map_invert/2`:
+# the text states "A is to the Northeast of B", the question asks where B is from A), the frozen
+# model tends to answer the stated direction. The audit says why that is tempting: `copy_stated`
+# gives exactly the wrong answer there, `opposite_of_stated` the right one. Will ScAle, trained on
+# this chapter's levels (which include `map_copy/2`), **help**, **hurt** or do **nothing** (within
+# 5 points) on `map_invert/2`? Set `PREDICTION` *before* running the next cell; the cell measures it
+# on 96 test-split items for the five draws and tells you whether you were right.
 
 # %%
-invert = encode_cloze(graded_items(["map_invert/2"], sl.pick(48, 6), seed=301), tok)
+PREDICTION = None  # your prediction: "help", "hurt" or "nothing"
+
+invert = encode_cloze(graded_items(["map_invert/2"], sl.pick(96, 8), seed=301, split="test"), tok)
 invert_cache = PromptCache(model, invert, option_ids=invert.option_ids, progress=False)
-invert_frozen = float((invert_cache.predictions() == invert.labels).float().mean())
-invert_scale = [float((invert_cache.predictions(adapter=trained["scale", s].module) == invert.labels).float().mean()) for s in SEEDS]
-print(f"map_invert/2: frozen {invert_frozen:.2f}; ScAle per seed {[round(v, 2) for v in invert_scale]} (chance 0.25)")
-print("ScAle made the systematic error worse" if max(invert_scale) < invert_frozen else "ScAle did not make the systematic error worse")
+invert_right = {s: (invert_cache.predictions(adapter=trained["scale", s].module) == invert.labels).float() for s in SEEDS}
+invert_frozen_right = (invert_cache.predictions() == invert.labels).float()
+invert_frozen = float(invert_frozen_right.mean())
+invert_scale = [float(v.mean()) for v in invert_right.values()]
+INVERT_CHANGE = rs.hierarchical_bootstrap(invert_right, invert_frozen_right, invert.levels)
+INVERT_OUTCOME = "hurt" if INVERT_CHANGE[2] < -0.05 else "help" if INVERT_CHANGE[1] > 0.05 else "nothing"
+print(f"map_invert/2: frozen {invert_frozen:.2f} (Wilson 95 % {wilson(invert_frozen * len(invert), len(invert))[0]:.2f}–"
+      f"{wilson(invert_frozen * len(invert), len(invert))[1]:.2f}); ScAle per draw {[round(v, 2) for v in invert_scale]}; change "
+      "{:+.3f} [{:+.3f}, {:+.3f}]".format(*INVERT_CHANGE))
+ex.check("Exercise 3", PREDICTION, INVERT_OUTCOME,
+         explanation="'hurt' means the whole 95 % interval of the change lies below −0.05, 'help' above +0.05, 'nothing' otherwise")
 
 # %% [markdown]
 # ## 12 · What held, what did not
@@ -780,7 +813,9 @@ print(f"chapter ran in {metrics['notebook_seconds']:.0f} s")
 
 # %% [markdown]
 # ### Checks (full mode)
-# What the chapter states, asserted from the metrics it just wrote.
+# What the chapter states, asserted from the metrics it just wrote. (The prose of sections 5–6 and
+# the summary was written after the first full run of this study; these checks bind it to every
+# later run.)
 
 # %%
 if not FAST:
@@ -793,3 +828,23 @@ if not FAST:
     assert GAMMA_FRACTION < 1e-3
     assert m["real_shortcut_proof_max_excess"] <= 0.05, "a heuristic beats chance + 0.05 on a shortcut-proof level"
     assert all(m["real_shortcut_best_by_level"][lv] >= 0.95 for lv in ("map_copy/2",) + tuple(real.CONTROL_LEVELS) if lv in m["real_shortcut_best_by_level"])
+    # sections 5-6 and the summary: what the prose says, bound to this run
+    assert not m["real_partial_levels_shortcut_proof"] and not m["real_spatial_levels"], "the prose says no shortcut-proof level shows a partial skill"
+    assert all(v["high"] < 0.25 + 0.2 for v in m["real_proof_scan"].values()), "the prose says the frozen model is near chance on every shortcut-proof level"
+    assert m["real_shortcut_baseline_share_prone"] >= 0.7, "the prose says a one- or two-number shortcut baseline reaches most of ScAle's gain"
+    g = m["real_gain_ci"]
+    assert g["scale"]["prone"][1] > 0, "the prose says ScAle gains on the shortcut-prone levels"
+    assert g["scale"]["proof"][1] <= 0 < g["scale"]["proof"][0], "the prose says ScAle's gain on shortcut-proof levels is positive but not established"
+    assert g["lora_r1_last"]["proof"][1] > 0 and g["lora_r1"]["proof"][1] > 0, "the prose says both LoRAs gain on the shortcut-proof levels"
+    assert g["lora_r1"]["proof"][0] > g["lora_r1_last"]["proof"][0] > g["scale"]["proof"][0], "the prose orders the three: all-position LoRA, last-token LoRA, ScAle"
+    assert g["presence_bias"]["proof"][0] == 0 == g["frequency_bias"]["proof"][0], "the shortcut baselines cannot move a shortcut-proof item"
+    assert m["real_beyond_shortcut_baselines_ci"]["prone"][1] <= 0, "the prose says ScAle's edge over the best shortcut baseline is not established"
+    assert m["real_method_acc_by_level"]["frozen"]["grid_absent/3"] <= 0.1 and m["real_method_acc_by_level"]["frozen"]["map_absent/4"] <= 0.1, \
+        "the prose says the frozen model already fails the 'not in the context' controls"
+    assert m["real_general_change"]["scale"]["loss"] > 1.0, "the prose says ScAle costs more than a nat of last-position loss on ordinary text"
+    assert m["real_general_change"]["scale"]["loss"] > m["real_general_change"]["lora_r1_last"]["loss"] > m["real_general_change"]["lora_r1"]["loss"]
+    assert max(m["real_invert_scale_by_draw"]) < m["real_invert_frozen"], "the summary says ScAle makes the inverted relations worse"
+    assert m["real_robustness"]["letters"]["scale"]["prone"] < 0.35, "the prose says lettered options stay near chance under ScAle"
+    assert m["real_claims_held"] == {"audit": True, "latent_skill": False, "scale_gain_proof": False, "scale_beyond_shortcuts_proof": False,
+                                     "copy_explains_prone": True, "controls_kept": False, "general_kept": False}, \
+        f"the prose reports these claims as held / failed: {m['real_claims_held']}"

@@ -138,11 +138,14 @@ class Adapted:
 
 
 def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float | None = None, batch_size: int = 64, seed: int = 0,
-          scale_config: ScAleConfig | None = None, progress: bool = True) -> Adapted:
+          scale_config: ScAleConfig | None = None, frozen_outputs: tuple[torch.Tensor, torch.Tensor] | None = None,
+          progress: bool = True) -> Adapted:
     """Train ``method`` on ``train`` on top of the frozen ``model``; ``model`` itself is left unchanged.
 
     ``seed`` fixes the minibatch order and the initialisation of the new parameters (ScAle starts as
-    the identity whatever the seed). ``scale_config`` is only for ``"scale"``.
+    the identity whatever the seed). ``scale_config`` is only for ``"scale"``. ``frozen_outputs``:
+    the frozen model's ``(last-token logits, last hidden states)`` on ``train``, when the caller has
+    them already (``"calibration"`` and ``"linear_probe"`` read only these; otherwise they are computed here).
     """
     from tqdm.auto import tqdm
 
@@ -171,7 +174,8 @@ def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float |
     if method == "calibration":
         _check_answers(train)
         bias = AnswerBias(model, torch.unique(train.option_ids[train.option_ids >= 0]))
-        frozen = _frozen_last_logits(model, train)  # the model does not change: its logits are computed once
+        # the model does not change: its logits are computed once (or passed in)
+        frozen = _frozen_last_logits(model, train) if frozen_outputs is None else frozen_outputs[0]
         opt = torch.optim.Adam(bias.parameters(), lr=lr)
         losses = []
         for rows in tqdm(schedule, desc="calibration", disable=not progress, leave=False):
@@ -185,9 +189,12 @@ def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float |
         _check_answers(train)
         vocab = torch.unique(train.option_ids[train.option_ids >= 0])  # the answer vocabulary: every option word seen in training
         probe = make_baseline(model, "linear_probe", n_classes=len(vocab))[0].to(train.labels.device)
-        with torch.no_grad():  # the backbone is frozen: its features are computed once, not every step
-            feats = torch.cat([model(**train.inputs(slice(i, i + 256)), output_hidden_states=True).hidden_states[-1][:, -1]
-                               for i in range(0, len(train), 256)]).float()
+        if frozen_outputs is not None:
+            feats = frozen_outputs[1].float()
+        else:
+            with torch.no_grad():  # the backbone is frozen: its features are computed once, not every step
+                feats = torch.cat([model(**train.inputs(slice(i, i + 256)), output_hidden_states=True).hidden_states[-1][:, -1]
+                                   for i in range(0, len(train), 256)]).float()
         opt = torch.optim.Adam(probe.head.parameters(), lr=lr)
         losses = []
         for rows in tqdm(schedule, desc="linear probe", disable=not progress, leave=False):

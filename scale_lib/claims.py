@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["claims_path", "load_claims", "claims_report"]
+__all__ = ["claims_path", "load_claims", "claims_report", "check_metrics"]
 
 
 def claims_path(chapter: str) -> Path:
@@ -49,3 +49,10 @@ def claims_report(claims: list[dict], verdicts: dict[str, bool], values: dict | 
     values = values or {}
     return pd.DataFrame([{"claim": c["id"], "statement": c["statement"], "rule": c["rule"], "measured": values.get(c["id"], ""),
                           "held": bool(verdicts[c["id"]])} for c in claims]).set_index("claim")
+
+
+def check_metrics(claims: list[dict], metrics: dict) -> None:
+    """Raise when a claim names a metric the study does not write (the top-level key before any ``.``)."""
+    missing = [(c["id"], c["metric"]) for c in claims if c["metric"].split(".")[0] not in metrics]
+    if missing:
+        raise ValueError(f"claims name metrics that metrics.json does not have: {missing}; it has {sorted(metrics)[:12]} …")

@@ -249,12 +249,34 @@ def classify_norms(model: nn.Module) -> list[NormInfo]:
 
 
 # --------------------------------------------------------------------------------------- surgery
+_OFFSET_BY_TYPE: dict[type, bool] = {}
+
+
+@torch.no_grad()
+def stores_offset(norm: nn.Module) -> bool:
+    """Does this norm store γ as ``1 + w`` (Gemma, Qwen3-Next, …)? Found by behaviour, not by name:
+    with ``w = 0`` such a norm is the plain normalisation, a ``γ = w`` norm outputs zeros."""
+    kind = type(norm)
+    if kind not in _OFFSET_BY_TYPE:
+        if not hasattr(norm, "weight"):
+            raise ValueError(f"{kind.__name__} has no weight; only RMSNorm-style layers are supported")
+        saved = norm.weight.detach().clone()
+        try:
+            norm.weight.zero_()
+            x = torch.randn(2, norm.weight.shape[-1], dtype=norm.weight.dtype, device=norm.weight.device)
+            out = norm(x)
+        finally:
+            norm.weight.copy_(saved)
+        _OFFSET_BY_TYPE[kind] = bool(out.float().abs().max() > 1e-3)
+    return _OFFSET_BY_TYPE[kind]
+
+
 def _gamma_of(norm: nn.Module) -> torch.Tensor:
-    """The effective γ of a stock transformers RMSNorm (Gemma's ``(1 + w)`` included)."""
+    """The effective γ of a stock transformers RMSNorm (a ``(1 + w)`` storage included, see :func:`stores_offset`)."""
     if not hasattr(norm, "weight"):
         raise ValueError(f"{type(norm).__name__} has no weight; only RMSNorm-style layers are supported")
     w = norm.weight.detach().float()
-    return 1 + w if type(norm).__name__.startswith("Gemma") else w.clone()
+    return 1 + w if stores_offset(norm) else w.clone()
 
 
 def _eps(norm: nn.Module) -> float:

@@ -195,7 +195,8 @@ class gamma_reset:
     """Context manager: the listed norms' γ replaced, restored on exit even if the body raises.
 
     ``to="one"``: γ = 1 (a norm without a scale vector); ``to="mean"``: every entry set to the norm's
-    own mean γ — the same overall scale, the per-channel shape removed.
+    own mean γ — the same overall scale, the per-channel shape removed. γ is the *effective* scale:
+    for norms that store ``1 + w`` (Gemma, Qwen3-Next, …) the stored weight is set to γ − 1.
     """
 
     def __init__(self, model: nn.Module, names, *, to: str = "one"):
@@ -210,11 +211,15 @@ class gamma_reset:
         self.model, self.names, self.to, self.saved = model, list(names), to, {}
 
     def __enter__(self):
+        from .norm_scale import _gamma_of, stores_offset
+
         with torch.no_grad():
             for n in self.names:
-                w = self.model.get_submodule(n).weight
+                norm = self.model.get_submodule(n)
+                target = 1.0 if self.to == "one" else float(_gamma_of(norm).mean())  # in effective-γ units
+                w = norm.weight
                 self.saved[n] = w.detach().clone()
-                w.fill_(1.0 if self.to == "one" else float(w.mean()))
+                w.fill_(target - 1.0 if stores_offset(norm) else target)  # a (1 + w) norm stores γ − 1
         return self.model
 
     def __exit__(self, *exc):

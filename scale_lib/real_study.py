@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 __all__ = ["PROOF_SCAN_LEVELS", "OLD_CONTROLS", "CONTROLS_THAT_CAN_FAIL", "SHORTCUT_BASELINES", "ALL_METHODS", "LR_GRID",
-           "context_features", "ContextBias", "fit_context_bias", "Scorer", "train_method", "choose_lr", "run_methods",
+           "context_features", "ContextBias", "fit_context_bias", "frozen_outputs", "Scorer", "train_method", "choose_lr", "run_methods",
            "hierarchical_bootstrap", "general_check", "level_accuracy"]
 
 #: The shortcut-proof difficulty scan.
@@ -93,6 +93,17 @@ def fit_context_bias(kind: str, option_logits: torch.Tensor, items, *, steps: in
     return bias
 
 
+@torch.no_grad()
+def frozen_outputs(model: nn.Module, batch, *, batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frozen model's last-token logits ``(N, vocab)`` and last hidden states ``(N, d)`` on ``batch``, from one forward pass."""
+    logits, feats = [], []
+    for i in range(0, len(batch), batch_size):
+        out = model(**batch.inputs(slice(i, i + batch_size)), output_hidden_states=True, logits_to_keep=1)
+        logits.append(out.logits[:, -1])
+        feats.append(out.hidden_states[-1][:, -1])
+    return torch.cat(logits), torch.cat(feats).float()
+
+
 class Scorer:
     """One evaluation set, encoded once: a prefix cache (for last-token methods), the frozen logits,
     the frozen last hidden state (for the probe) and the context features (for the biases)."""
@@ -103,9 +114,7 @@ class Scorer:
         self.model, self.batch = model, batch
         self.cache = PromptCache(model, batch, option_ids=batch.option_ids, batch_size=batch_size, progress=False)
         self.frozen_logits = self.cache.logits()
-        with torch.no_grad():
-            self.features = torch.cat([model(**batch.inputs(slice(i, i + batch_size)), output_hidden_states=True).hidden_states[-1][:, -1]
-                                       for i in range(0, len(batch), batch_size)]).float()
+        self.features = frozen_outputs(model, batch, batch_size=batch_size)[1]
         self.present, self.count = context_features(batch.items)
         self.answers = torch.tensor([i.answer_index for i in batch.items])
 
@@ -135,11 +144,11 @@ class Scorer:
         return (self.option_logits(method, trained).argmax(-1) == self.answers).float()
 
 
-def train_method(model: nn.Module, method: str, train, *, lr: float, steps: int, batch_size: int, seed: int, train_logits=None):
+def train_method(model: nn.Module, method: str, train, *, lr: float, steps: int, batch_size: int, seed: int, frozen=None):
     """Train one method on the encoded training set ``train``; returns what :meth:`Scorer.option_logits` takes.
 
-    ``train_logits``: the frozen model's last-token logits on ``train`` (the biases are fitted on them;
-    computed here when not given)."""
+    ``frozen``: :func:`frozen_outputs` of ``train`` (calibration, the biases and the probe read only
+    these; computed here when not given — pass them when several methods share one training set)."""
     from .adapt import _frozen_last_logits, adapt
     from .sweep import option_scores
 
@@ -148,24 +157,29 @@ def train_method(model: nn.Module, method: str, train, *, lr: float, steps: int,
     if method == "frozen":
         return None
     if method in ("presence_bias", "frequency_bias"):
-        logits = _frozen_last_logits(model, train) if train_logits is None else train_logits
+        logits = _frozen_last_logits(model, train) if frozen is None else frozen[0]
         return fit_context_bias(method.split("_")[0], option_scores(logits, train.option_ids), train.items,
                                 steps=steps, lr=lr, batch_size=batch_size, seed=seed)
-    return adapt(model, method, train, steps=steps, lr=lr, batch_size=batch_size, seed=seed, progress=False)
+    return adapt(model, method, train, steps=steps, lr=lr, batch_size=batch_size, seed=seed, progress=False,
+                 frozen_outputs=frozen if method in ("calibration", "linear_probe") else None)
+
+
+_READS_FROZEN = ("calibration", "presence_bias", "frequency_bias", "linear_probe")
 
 
 def choose_lr(model: nn.Module, method: str, train, val: "Scorer", *, grid=None, steps: int, batch_size: int, seed: int,
-              rows: torch.Tensor | None = None) -> tuple[float, dict]:
+              rows: torch.Tensor | None = None, frozen=None) -> tuple[float, dict]:
     """The learning rate of ``grid`` with the best validation accuracy (on ``rows`` of ``val``; ties: the smaller rate).
 
-    Returns ``(chosen, {lr: validation accuracy})``."""
+    ``frozen``: :func:`frozen_outputs` of ``train``, shared across calls. Returns ``(chosen, {lr: validation accuracy})``."""
     grid = LR_GRID[method] if grid is None else tuple(grid)
     if not grid:
         raise ValueError(f"empty learning-rate grid for {method!r}")
     rows = torch.ones(len(val.batch), dtype=torch.bool) if rows is None else rows
+    frozen = frozen_outputs(model, train) if method in _READS_FROZEN and frozen is None else frozen
     scores = {}
     for lr in sorted(grid):
-        trained = train_method(model, method, train, lr=lr, steps=steps, batch_size=batch_size, seed=seed)
+        trained = train_method(model, method, train, lr=lr, steps=steps, batch_size=batch_size, seed=seed, frozen=frozen)
         scores[lr] = float(val.correct(method, trained)[rows].mean())
         del trained
     best = max(scores.values())
@@ -192,9 +206,10 @@ def run_methods(model: nn.Module, trains: dict, test: "Scorer", lrs: dict, *, me
     correct_extra = {name: {m: {} for m in methods} for name in extra}
     trained_all = {}
     plan = [(m, s) for m in methods for s in ((None,) if m == "frozen" else tuple(trains))]
+    frozen = {s: frozen_outputs(model, b) for s, b in trains.items()} if any(m in _READS_FROZEN for m in methods) else {}
     for method, seed in tqdm(plan, desc="methods × draws", disable=not progress):
         trained = None if method == "frozen" else train_method(model, method, trains[seed], lr=lrs[method], steps=steps,
-                                                               batch_size=batch_size, seed=seed)
+                                                               batch_size=batch_size, seed=seed, frozen=frozen.get(seed))
         correct[method][seed] = test.correct(method, trained)
         for name, scorer in extra.items():
             correct_extra[name][method][seed] = scorer.correct(method, trained)

@@ -80,3 +80,27 @@ def test_mixtral_fold_raises_before_changing_anything():
         ns.apply_variant(model, ns.NormVariant(hg=True))
     ns.reset_gamma(model, "input")  # what works on it
     assert torch.equal(model.model.layers[0].input_layernorm.weight, torch.ones(64))
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma", "gemma2", "gemma3_text"])
+def test_gamma_reset_sets_the_effective_gamma_on_every_storage(arch):
+    """Regression: a (1 + w) norm (Gemma) was reset to w = 1, i.e. γ = 2. Reset now means effective γ = 1."""
+    from scale_lib import real
+    from scale_lib.norm_scale import _gamma_of, classify_norms, stores_offset
+
+    model = sl.tiny_model(arch)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name and p.dim() == 1:
+                p.uniform_(-0.4, 0.6)
+    names = [i.name for i in classify_norms(model)]
+    norm = model.get_submodule(names[0])
+    assert stores_offset(norm) == arch.startswith("gemma")
+    before = {n: p.clone() for n, p in model.named_parameters()}
+    with real.gamma_reset(model, names[:2]):
+        for n in names[:2]:
+            assert torch.allclose(_gamma_of(model.get_submodule(n)), torch.ones(1)), n
+    with real.gamma_reset(model, names[:1], to="mean"):
+        g = _gamma_of(model.get_submodule(names[0]))
+        assert torch.allclose(g, g.mean().expand_as(g))
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())

@@ -18,7 +18,7 @@ Everything outside the core (arch, hooks, tiny, book) is imported on first use.
 
 import importlib
 
-from .arch import LAYOUTS, VISION_LAYOUTS, Layout, ModelMap, count_hooks, freeze, model_map, trainable_parameters
+from .arch import LAYOUTS, VISION_LAYOUTS, Layout, ModelMap, count_hooks, freeze, model_map, register_layout, trainable_parameters
 from .book import is_fast, output_dir, pick, repo_root, save_metrics, seed_everything, use_cores
 from .hooks import Scaling, Site, last_token_index, parse_site, scaled
 from .tiny import ARCHITECTURES, VLM_ARCHITECTURES, tiny_batch, tiny_model
@@ -34,7 +34,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "LAYOUTS", "VISION_LAYOUTS", "Layout", "ModelMap", "count_hooks", "freeze", "model_map", "trainable_parameters",
+    "LAYOUTS", "VISION_LAYOUTS", "Layout", "ModelMap", "count_hooks", "freeze", "model_map", "register_layout", "trainable_parameters",
     "is_fast", "output_dir", "pick", "repo_root", "save_metrics", "seed_everything", "use_cores",
     "Scaling", "Site", "last_token_index", "parse_site", "scaled",
     "ARCHITECTURES", "VLM_ARCHITECTURES", "tiny_batch", "tiny_model",

@@ -337,9 +337,9 @@ def coefficient_frame(adapters, n_layers: int | None = None):
         coef = a.coefficients()
         for i, layer in enumerate(a.layers):
             if "heads" in coef:
-                grid[layer, :n_heads] = coef["heads"][i].numpy()
+                grid[layer, :n_heads] = coef["heads"][i].detach().cpu().numpy()
             if "mlp" in coef:
-                grid[layer, n_heads] = float(coef["mlp"][i])
+                grid[layer, n_heads] = float(coef["mlp"][i].detach().cpu())
         grids.append(grid)
     with warnings.catch_warnings():  # a layer no adapter scales stays NaN
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -375,7 +375,7 @@ def sweep_agreement(adapter: ScAle, batch, *, scales=(0.5, 1.5), kind: str = "sp
     sites = [f"L{layer}.H{h}" for layer in adapter.layers for h in range(adapter.map.n_heads)]
     sweep = rescaling_sweep(adapter.model, batch.inputs(rows), batch.labels[rows], sites, [lo, hi], option_ids=batch.option_ids[rows], progress=progress)
     delta = sweep.pivot_table(index="site", columns="scale", values="delta").reindex(sites)
-    coef = adapter.coefficients()["heads"].flatten().numpy()
+    coef = adapter.coefficients()["heads"].flatten().detach().cpu().numpy()
     table = pd.DataFrame({"site": sites, "sweep_direction": (delta[hi] - delta[lo]).to_numpy(), "coefficient": coef})
     rho = float(spearmanr(table.sweep_direction, np.log(table.coefficient)).statistic)
     return table, rho

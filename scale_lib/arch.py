@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-__all__ = ["Layout", "ModelMap", "LAYOUTS", "VISION_LAYOUTS", "model_map"]
+__all__ = ["Layout", "ModelMap", "LAYOUTS", "VISION_LAYOUTS", "model_map", "register_layout"]
 
 
 @dataclass(frozen=True)
@@ -276,6 +276,23 @@ class ModelMap:
     __str__ = describe
 
 
+def register_layout(model_type: str, layout: Layout, *, tower: str = "language", replace: bool = False) -> None:
+    """Teach :func:`model_map` (and so ``scaled``, ``ScAle``, the sweeps) a new ``config.model_type``.
+
+        >>> sl.register_layout("my_decoder", sl.Layout(layers="blocks", attn_out="attn.out_proj", mlp="ffn"))
+
+    Raises when ``layout`` is not a :class:`Layout`, the tower is unknown, or the type is known
+    already (pass ``replace=True`` to override a built-in layout)."""
+    if not isinstance(layout, Layout):
+        raise TypeError(f"layout must be a scale_lib.Layout, got {type(layout).__name__}")
+    if tower not in TOWERS:
+        raise ValueError(f"unknown tower {tower!r}; valid towers are {TOWERS}")
+    table = LAYOUTS if tower == "language" else VISION_LAYOUTS
+    if model_type in table and not replace:
+        raise ValueError(f"model type {model_type!r} already has a {tower} layout ({table[model_type]}); pass replace=True to override it")
+    table[model_type] = layout
+
+
 def model_map(model: nn.Module, *, tower: str = "language", layout: Layout | None = None) -> ModelMap:
     """Find the layers, attention output projections, MLPs and norms of ``model``.
 
@@ -302,7 +319,7 @@ def model_map(model: nn.Module, *, tower: str = "language", layout: Layout | Non
                 f"Layer stacks found in this model: {_module_lists(model) or ['(none)']}.\n"
                 "Describe it by hand, e.g. model_map(model, layout=scale_lib.Layout(layers='model.layers', "
                 "attn_out='self_attn.o_proj', mlp='mlp')) -- attn_out must be the module whose input is "
-                "the concatenated head outputs."
+                f"the concatenated head outputs -- or register it once: scale_lib.register_layout({model_type!r}, scale_lib.Layout(...))."
             )
         layout = table[model_type]
     hits = _find_suffix(model, layout.layers, nn.ModuleList)

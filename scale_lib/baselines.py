@@ -86,7 +86,7 @@ class LastTokenLoRA(nn.Module):
         from .scale import last_token_logits, prefix_cache
 
         extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-        cache = prefix_cache(self.model, inputs["input_ids"], inputs["attention_mask"], **extra)
+        cache = prefix_cache(self.model, inputs["input_ids"], inputs["attention_mask"], causal=self.map.causal, **extra)
         with self.applied():
             return last_token_logits(self.model, cache, inputs["input_ids"], inputs["attention_mask"])
 

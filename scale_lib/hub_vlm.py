@@ -22,13 +22,28 @@ import torch
 
 from .spatial.items import LETTERS
 
-__all__ = ["DEFAULT_MODEL", "load_hub_vlm", "encode", "HubBatch", "HubItem", "spatialeval_items"]
+__all__ = ["DEFAULT_MODEL", "default_dtype", "load_hub_vlm", "encode", "HubBatch", "HubItem", "spatialeval_items"]
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolVLM-256M-Instruct"
 
 
-def load_hub_vlm(model_id: str = DEFAULT_MODEL, *, dtype=None, device: str | None = None):
-    """``(model, processor)`` from the Hugging Face hub, frozen, in eval mode, on ``device`` (default: CUDA if present)."""
+def default_dtype(device: str) -> torch.dtype:
+    """bf16 on a GPU that computes it natively (Ampere and newer), fp16 on older GPUs (a T4 only emulates
+    bf16), fp32 on the CPU."""
+    if not str(device).startswith("cuda"):
+        return torch.float32
+    if torch.cuda.is_bf16_supported(including_emulation=False):
+        return torch.bfloat16
+    return torch.float16
+
+
+def load_hub_vlm(model_id: str = DEFAULT_MODEL, *, dtype=None, device: str | None = None, device_map=None,
+                 quantization_config=None):
+    """``(model, processor)`` from the Hugging Face hub, frozen, in eval mode.
+
+    ``device`` (default: CUDA if present) places the whole model; ``device_map`` (e.g. ``"auto"``)
+    lets accelerate place it instead, and ``quantization_config`` (e.g. a
+    ``transformers.BitsAndBytesConfig``) loads it quantised. ``dtype`` defaults to :func:`default_dtype`."""
     import os
 
     import transformers as tf
@@ -36,10 +51,12 @@ def load_hub_vlm(model_id: str = DEFAULT_MODEL, *, dtype=None, device: str | Non
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ConnectionError(f"HF_HUB_OFFLINE=1: cannot download {model_id}. The offline notebooks use scale_lib.testbed instead.")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = dtype or (torch.bfloat16 if device == "cuda" else torch.float32)
+    dtype = dtype or default_dtype(device)
+    extra = {k: v for k, v in (("device_map", device_map), ("quantization_config", quantization_config)) if v is not None}
     try:
         processor = tf.AutoProcessor.from_pretrained(model_id)
-        model = tf.AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype).to(device).eval()
+        model = tf.AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype, **extra)
+        model = (model if device_map is not None or quantization_config is not None else model.to(device)).eval()
     except OSError as err:
         raise ConnectionError(f"could not load {model_id!r} from the Hugging Face hub ({err}). Check the id and your network; "
                               "offline, the book's notebooks use scale_lib.testbed.load_testbed().") from err

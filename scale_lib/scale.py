@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .arch import freeze, model_map
+from .arch import Layout, freeze, model_map
 from .hooks import Scaling, active_scalings, scaled
 
 __all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup", "scale_step",
@@ -64,10 +64,13 @@ class ScAleConfig:
 class ScAle(nn.Module):
     """The adapter. Holds only its coefficients (θ); the model is kept as a plain reference and frozen."""
 
-    def __init__(self, model: nn.Module, config: ScAleConfig | None = None):
+    def __init__(self, model: nn.Module, config: ScAleConfig | None = None, *, layout: Layout | None = None):
+        """``layout``: module names for an architecture :data:`scale_lib.LAYOUTS` does not know (or
+        :func:`scale_lib.register_layout` it once); saved with the adapter and used again on load."""
         super().__init__()
         self.config = config or ScAleConfig()
-        mm = model_map(model)
+        mm = model_map(model, layout=layout)
+        self.__dict__["layout"] = layout
         layers = list(range(mm.n_layers)) if self.config.layers is None else list(self.config.layers)
         for layer in layers:
             mm.check_layer(layer)
@@ -79,8 +82,9 @@ class ScAle(nn.Module):
         freeze(model)
         lo, hi = self.config.bound
         theta0 = math.log((1 - lo) / (hi - 1))  # sigmoid(θ0) = (1 − lo)/(hi − lo)  ->  s = 1
-        self.head_theta = nn.Parameter(torch.full((len(layers), mm.n_heads), theta0)) if self.config.heads else None
-        self.mlp_theta = nn.Parameter(torch.full((len(layers),), theta0)) if self.config.mlp else None
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))  # θ lives where the model does
+        self.head_theta = nn.Parameter(torch.full((len(layers), mm.n_heads), theta0, device=device)) if self.config.heads else None
+        self.mlp_theta = nn.Parameter(torch.full((len(layers),), theta0, device=device)) if self.config.mlp else None
         self._attached: Scaling | None = None
 
     # ------------------------------------------------------------------ coefficients
@@ -148,7 +152,7 @@ class ScAle(nn.Module):
     # ------------------------------------------------------------------ applying
     def applied(self) -> Scaling:
         """A context manager: the model is adapted inside the ``with`` block."""
-        return scaled(self.model, self.sites(), positions=self.config.positions)
+        return Scaling(self.model, self.sites(), positions=self.config.positions, mmap=self.map)  # the map is built once, in __init__
 
     def attach(self) -> "ScAle":
         """Keep the adapter on the model until :meth:`detach` (hooks recompute scales every forward)."""
@@ -172,14 +176,16 @@ class ScAle(nn.Module):
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        cfg = {**asdict(self.config), "layers": self.layers, "bound": list(self.config.bound), "model": self._signature()}
+        cfg = {**asdict(self.config), "layers": self.layers, "bound": list(self.config.bound), "model": self._signature(),
+               "layout": None if self.layout is None else asdict(self.layout)}
         (directory / "adapter_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, directory / "adapter_model.safetensors")
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, model: nn.Module) -> "ScAle":
-        """Load a saved adapter onto ``model``; a model of another architecture or shape is refused."""
+    def load(cls, directory: str | Path, model: nn.Module, *, layout: Layout | None = None) -> "ScAle":
+        """Load a saved adapter onto ``model``; a model of another architecture or shape is refused.
+        ``layout``: overrides the layout saved with the adapter (if any)."""
         from safetensors.torch import load_file
 
         directory = Path(directory)
@@ -188,13 +194,17 @@ class ScAle(nn.Module):
             raise FileNotFoundError(f"no adapter_config.json in {directory}")
         cfg = json.loads(path.read_text())
         saved = cfg.pop("model")
-        mm = model_map(model)
+        saved_layout = cfg.pop("layout", None)
+        if layout is None and saved_layout is not None:
+            saved_layout = {k: tuple(v) if isinstance(v, list) else v for k, v in saved_layout.items()}
+            layout = Layout(**saved_layout)
+        mm = model_map(model, layout=layout)
         here = {"model_type": mm.model_type, "n_layers": mm.n_layers, "n_heads": mm.n_heads}
         if saved != here:
             diff = {k: (saved[k], here[k]) for k in saved if saved[k] != here.get(k)}
             raise ValueError(f"adapter in {directory} was saved for {saved}; this model is {here} (saved vs this: {diff})")
         cfg["bound"] = tuple(cfg["bound"])
-        adapter = cls(model, ScAleConfig(**cfg))
+        adapter = cls(model, ScAleConfig(**cfg), layout=layout)
         adapter.load_state_dict(load_file(directory / "adapter_model.safetensors"))
         return adapter
 
@@ -202,20 +212,22 @@ class ScAle(nn.Module):
 # ---------------------------------------------------------------------------------------------
 # Prefix caching: the prompt once without gradients, then only the last token per step
 @torch.no_grad()
-def prefix_cache(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra):
+def prefix_cache(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, causal: bool | None = None, **extra):
     """Run everything but the last position once (no gradients) and return its KV cache.
 
     Rows must be **left-padded** (the last real token in the last column), which is how the book
     batches prompts. ``extra`` carries e.g. ``pixel_values`` for a VLM (image tokens are in the prefix).
     The prefix is the *unscaled* model's: building it inside ``scaled(...)`` / ``adapter.applied()``
     would scale the prefix's own last position (the prompt's second-to-last token), so that raises.
+    ``causal``: whether the model is a causal decoder, when the caller knows (an adapter's map);
+    otherwise read from :func:`scale_lib.model_map`.
     """
     if active_scalings(model):
         raise RuntimeError("prefix_cache was called with scaling hooks attached to the model: the prefix's last position "
                            "(the prompt's second-to-last token) would be scaled too. Build the cache outside "
                            "`with scaled(...)` / `adapter.applied()`, then call last_token_logits inside it")
-    if not model_map(model).causal:
-        raise ValueError(f"{model_map(model).model_type}: positions before the last one attend to it, so a prefix cache "
+    if not (model_map(model).causal if causal is None else causal):
+        raise ValueError(f"{getattr(model.config, 'model_type', type(model).__name__)}: positions before the last one attend to it, so a prefix cache "
                          "would be wrong; train on the full sequence instead")
     if not bool(attention_mask[:, -1].all()):
         raise ValueError("prefix caching needs left-padded rows: every row's last column must be a real token")
@@ -273,7 +285,7 @@ def cache_check(adapter: "ScAle", inputs: dict, labels: torch.Tensor) -> dict[st
     extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
     plain = scale_step(adapter, inputs, labels)
     g_plain = [p.grad.clone() for p in adapter.parameters()]
-    cached = scale_step(adapter, inputs, labels, prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], **extra))
+    cached = scale_step(adapter, inputs, labels, prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], causal=adapter.map.causal, **extra))
     grad = max(float((a - p.grad).abs().max()) for a, p in zip(g_plain, adapter.parameters()))
     scale = max(float(a.abs().max()) for a in g_plain)
     adapter.zero_grad(set_to_none=True)
@@ -289,7 +301,7 @@ def cached_step_speedup(adapter: "ScAle", inputs: dict, labels: torch.Tensor, *,
     import time
 
     extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-    cache = prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], **extra)
+    cache = prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], causal=adapter.map.causal, **extra)
     times = {"plain": [], "cached": []}
     for r in range(repeats + 1):  # the first round warms up and is not counted
         # the cached step is cheap and, right after a large plain step, noisy (caches, allocator): time it 3 times per round
@@ -389,7 +401,7 @@ def train_scale(
             if cache == "reuse" and key in caches:
                 past = caches[key]
             else:
-                past = prefix_cache(model, sub["input_ids"], sub["attention_mask"], **extra)
+                past = prefix_cache(model, sub["input_ids"], sub["attention_mask"], causal=adapter.map.causal, **extra)
                 size = _cache_bytes(past)
                 if cache == "reuse" and used_bytes + size <= max_cache_mb * 2**20:
                     caches[key] = past

@@ -166,3 +166,37 @@ def test_train_scale_builds_prefixes_from_the_unscaled_model():
     with adapter.applied(), pytest.raises(RuntimeError, match="scaling hooks attached"):
         prefix_cache(adapter.model, b["input_ids"], b["attention_mask"])
     assert sl.count_hooks(adapter.model) == 0
+
+
+def test_scale_trains_saves_and_loads_on_a_model_type_without_a_built_in_layout(tmp_path):
+    from scale_lib import arch
+
+    model = sl.tiny_model("llama")
+    model.config.model_type = "my_decoder"  # a type LAYOUTS does not know
+    with pytest.raises(ValueError, match="(?s)unknown architecture 'my_decoder'.*layout=.*register_layout"):
+        ScAle(model)
+    layout = sl.Layout(layers="layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="norm")
+    adapter = ScAle(model, layout=layout)
+    from scale_lib.scale import train_scale
+
+    b = sl.tiny_batch(model, batch=8, padding="left")
+    labels = torch.randint(5, 50, (8,), generator=torch.Generator().manual_seed(0))
+    losses = train_scale(adapter, b, labels, steps=3, lr=0.1, batch_size=4, progress=False)
+    assert len(losses) == 3 and not torch.allclose(adapter.coefficients()["heads"], torch.ones(1))
+    adapter.save(tmp_path)
+    loaded = ScAle.load(tmp_path, model)  # the layout travels with the adapter
+    for k, v in adapter.coefficients().items():
+        torch.testing.assert_close(loaded.coefficients()[k], v)
+    try:  # the other way in: register the type once
+        sl.register_layout("my_decoder", layout)
+        again = ScAle.load(tmp_path, model)
+        torch.testing.assert_close(again.coefficients()["mlp"], adapter.coefficients()["mlp"])
+        assert sl.model_map(model).n_layers == adapter.map.n_layers
+        with pytest.raises(ValueError, match="'my_decoder' already has a language layout"):
+            sl.register_layout("my_decoder", layout)
+        with pytest.raises(TypeError, match="must be a scale_lib.Layout"):
+            sl.register_layout("other", {"layers": "layers"})
+    finally:
+        arch.LAYOUTS.pop("my_decoder", None)
+    with pytest.raises(ValueError, match="unknown architecture 'my_decoder'"):
+        sl.model_map(model)

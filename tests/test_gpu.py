@@ -1,0 +1,34 @@
+"""GPU hygiene: coefficients on the model's device, dtypes a GPU computes natively. The CUDA test runs
+where a GPU exists and skips elsewhere (the book's CI has none)."""
+
+import pytest
+import torch
+
+import scale_lib as sl
+from scale_lib.hub_vlm import default_dtype
+from scale_lib.scale import ScAle, train_scale
+
+
+def test_default_dtype_is_fp32_on_the_cpu():
+    assert default_dtype("cpu") == torch.float32
+
+
+def test_coefficients_live_where_the_model_does_and_read_back_on_the_cpu():
+    from scale_lib.adapt import coefficient_frame
+
+    model = sl.tiny_model("llama").to(torch.float64)
+    adapter = ScAle(model)
+    assert adapter.head_theta.device == next(model.parameters()).device
+    assert coefficient_frame(adapter).shape == (adapter.map.n_layers, adapter.map.n_heads + 1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
+def test_scale_trains_on_cuda_in_the_native_dtype():
+    dtype = default_dtype("cuda")
+    model = sl.tiny_model("llama").to("cuda", dtype)
+    adapter = ScAle(model)
+    assert adapter.head_theta.device.type == "cuda"
+    b = {k: v.to("cuda") for k, v in sl.tiny_batch(model, batch=8, padding="left").items()}
+    labels = torch.randint(5, 50, (8,), device="cuda")
+    losses = train_scale(adapter, b, labels, steps=3, lr=0.1, batch_size=4, progress=False)
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))

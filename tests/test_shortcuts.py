@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-import transformers as tf
 
-import scale_lib as sl
 from scale_lib import real_study as rs
 from scale_lib import shortcuts as sc
 from scale_lib.cloze import encode_cloze
 from scale_lib.spatial import graded
+
+from _word_models import tiny_llama, word_tokenizer
 
 PROOF = list(rs.PROOF_SCAN_LEVELS) + ["grid_corner_balanced/5", "grid_cell_balanced/5", "map_coord/5", "map_coord/6", "grid_count/3",
                                       "grid_count/5"]
@@ -144,24 +144,13 @@ def test_bad_levels_and_splits_name_the_valid_choices():
 # ------------------------------------------------------------------------------------------- the study helpers
 @pytest.fixture(scope="module")
 def word_tok():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    words = set()
-    for item in graded.graded_items(PROOF + list(rs.CONTROLS_THAT_CAN_FAIL) + ["map_copy/2", "grid_exists/3"], 30, seed=0) + graded.general_items():
-        words |= set(re.findall(r"\w+|[^\w\s]+", item.prompt() + " " + " ".join(item.options)))
-    words |= set(graded.PLACES) | set(graded.CONTROL_ANIMALS) | {"Two", "words"}
-    vocab = {w: i for i, w in enumerate(["<pad>", "<unk>"] + sorted(words))}
-    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    return tf.PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", unk_token="<unk>")
+    items = graded.graded_items(PROOF + list(rs.CONTROLS_THAT_CAN_FAIL) + ["map_copy/2", "grid_exists/3"], 30, seed=0) + graded.general_items()
+    return word_tokenizer(items, set(graded.PLACES) | set(graded.CONTROL_ANIMALS) | {"Two", "words"})
 
 
 @pytest.fixture(scope="module")
 def tiny_lm(word_tok):
-    torch.manual_seed(0)
-    cfg = tf.LlamaConfig(vocab_size=len(word_tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True)
-    return sl.freeze(tf.LlamaForCausalLM(cfg).eval())
+    return tiny_llama(word_tok)
 
 
 def test_options_that_are_not_single_tokens_are_refused(word_tok):

@@ -260,13 +260,18 @@ def stores_offset(norm: nn.Module) -> bool:
     if kind not in _OFFSET_BY_TYPE:
         if not hasattr(norm, "weight"):
             raise ValueError(f"{kind.__name__} has no weight; only RMSNorm-style layers are supported")
-        saved = norm.weight.detach().clone()
-        try:
+        bias = getattr(norm, "bias", None) if isinstance(getattr(norm, "bias", None), torch.Tensor) else None
+        saved = norm.weight.detach().clone(), None if bias is None else bias.detach().clone()
+        try:  # a LayerNorm's bias would otherwise pass through a zero weight
             norm.weight.zero_()
+            if bias is not None:
+                bias.zero_()
             x = torch.randn(2, norm.weight.shape[-1], dtype=norm.weight.dtype, device=norm.weight.device)
             out = norm(x)
         finally:
-            norm.weight.copy_(saved)
+            norm.weight.copy_(saved[0])
+            if bias is not None:
+                bias.copy_(saved[1])
         _OFFSET_BY_TYPE[kind] = bool(out.float().abs().max() > 1e-3)
     return _OFFSET_BY_TYPE[kind]
 

@@ -104,3 +104,14 @@ def test_gamma_reset_sets_the_effective_gamma_on_every_storage(arch):
         g = _gamma_of(model.get_submodule(names[0]))
         assert torch.allclose(g, g.mean().expand_as(g))
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
+def test_stores_offset_is_not_fooled_by_a_layernorm_bias():
+    from scale_lib.norm_scale import stores_offset
+
+    norm = torch.nn.LayerNorm(8)
+    with torch.no_grad():
+        norm.bias.fill_(0.7)
+        norm.weight.fill_(1.3)
+    assert stores_offset(norm) is False
+    assert torch.allclose(norm.bias, torch.full((8,), 0.7)) and torch.allclose(norm.weight, torch.full((8,), 1.3))

@@ -365,6 +365,7 @@ def train_scale(
     cache: str = "auto",
     max_cache_mb: float = 2048,
     progress: bool = True,
+    on_step=None,
 ) -> list[float]:
     """Train ScAle's coefficients on the answer token at the last position; returns the losses.
 
@@ -376,6 +377,10 @@ def train_scale(
     every epoch; ``"recompute"`` — rebuilt under ``no_grad`` at every step; ``"off"`` — the plain
     full-sequence path; ``"auto"`` — reuse while all caches fit in ``max_cache_mb``, else recompute,
     and off for models whose prefix attends to the last token.
+
+    ``on_step``: called as ``on_step(step)`` (1-based, no gradients) after each optimiser step, e.g.
+    to score checkpoints of one run on validation data (Adam at a constant rate: the first 150 steps
+    of a 300-step run are a 150-step run).
     """
     from tqdm.auto import tqdm
 
@@ -416,4 +421,7 @@ def train_scale(
         loss.backward()
         opt.step()
         losses.append(loss.item())
+        if on_step is not None:
+            with torch.no_grad():
+                on_step(len(losses))
     return losses

@@ -142,7 +142,8 @@ class HidingRule:
 class Hidden:
     """A damaged copy of a model and how it got there: ``status`` is ``"matched"``, ``"overshot"`` (the
     stopping check fell below the band's floor) or ``"not reached"`` (no rate got to ``stop_at``);
-    ``curve`` holds ``(step, validation spatial accuracy)`` of the run that ended the search, at rate ``lr``."""
+    ``curve`` holds ``(step, validation spatial accuracy)`` of the run that ended the search, at rate ``lr``
+    (from step 0, before any tuning); ``tried`` every rate's last check."""
 
     model: nn.Module = field(repr=False)
     scope: str
@@ -172,8 +173,8 @@ def hide(model: nn.Module, nonspatial, val, tokenizer, scope: str, rule: HidingR
             p.requires_grad_(is_tuned(name))
         if not any(p.requires_grad for p in hidden.parameters()):
             raise ValueError(f"scope {scope!r} matched no weight of this model (looked for {SCOPES[scope]} in model.language_model.*.self_attn)")
-        curve: list[tuple[int, float]] = []
         frozen = Frozen(hidden)
+        curve: list[tuple[int, float]] = [(0, _spatial_acc(frozen, val, cached=False))]  # where it starts (never a stopping check)
 
         def stop(step: int) -> bool:
             curve.append((step, _spatial_acc(frozen, val, cached=False)))

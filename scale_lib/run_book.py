@@ -24,7 +24,7 @@ from .book import is_fast, repo_root
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("prefixes", nargs="*", help="run only notebooks whose file name starts with one of these")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may take (default 1800)")
+    parser.add_argument("--timeout", type=int, default=7200, help="seconds one cell may take (default 7200: chapter 07's study is one cell of about an hour)")
     args = parser.parse_args(argv)
 
     root = repo_root()

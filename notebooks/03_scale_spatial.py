@@ -421,8 +421,10 @@ plt.show()
 # ## 7 · Why does the share vary? What kind of damage did tuning do
 #
 # Every testbed was made the same way, yet ScAle brings back very different fractions of the skill.
-# LoRA brings it back almost entirely everywhere, so the skill is never *gone* from the network —
-# the question is what ScAle's few knobs can reach. `scale_lib.latent` measures the damage four ways:
+# LoRA r = 1 brings back much of it on most testbeds (not all: chapter 07 re-measures it with tuned
+# rates), so the skill is rarely *gone* from the network — the question is what ScAle's few knobs can
+# reach. `scale_lib.latent` measures the damage four ways (correlations over six testbeds; chapter 07
+# tests the question causally):
 #
 # * **restore routing / content** — put back the pre-tuning queries and keys of every layer (where
 #   the last token *looks*), or the values and output projections (what the heads *write*), and
@@ -485,13 +487,15 @@ plt.show()
 # **What the diagnostics say** (six points make correlations exploratory, so read the panels as
 # cases, not laws).
 #
-# * **The damage is mostly in routing.** On three of the four testbeds where pretraining learned the skill,
-#   putting back the pre-tuning queries and keys recovers more of the corner question than putting
-#   back the values and output projections (the bar chart; testbed 3 is the extreme case, where
-#   routing alone restores it almost fully and content alone hardly at all). The non-spatial
-#   tuning mostly changed *where the last token looks*. ScAle multiplies what each head *writes* at the last token; it can turn a
-#   head that now looks in the wrong place down, and one that still looks in the right place up,
-#   but it cannot point a head somewhere else. That caps what 36 scalars can give back.
+# * **Routing or content?** Putting back the pre-tuning queries and keys recovers more of the corner
+#   question than putting back the values and output projections on three of the four testbeds where
+#   pretraining learned the skill (the bar chart; testbed 3 is the extreme case). An earlier version of
+#   this chapter concluded that ScAle fails *because* the damage is in routing. That was a reading of a
+#   correlation, and the correlation leaned the other way (ScAle's gain tracks what restoring the values
+#   and outputs gives back better than what restoring the queries and keys does). **Chapter 07 tests it
+#   causally** — hiding the skill by tuning only one of the two, with matched damage, on eight
+#   testbeds — and finds the opposite of the old explanation: ScAle recovers more of the damage to what
+#   heads write than of the damage to where they look.
 # * **Spread, not local.** The tuning moved every head's weights by a similar amount (the two
 #   heatmaps: about a quarter of their norm, on the testbed where ScAle did worst and where it did
 #   best), so the damage is not confined to a few heads a scalar could switch off.
@@ -708,9 +712,10 @@ if not FAST:
 #   paper's spatial-only protocol that gain costs non-spatial accuracy here, under the book's mixed
 #   protocol it does not.
 # * Across independently pretrained testbeds its gain ranges from slightly negative to large, and
-#   its share of LoRA r = 1's gain is far below the share of the run its recipe was chosen on: when
-#   the damage is to *where* the last token looks (queries and keys), scaling *what* heads write
-#   cannot undo it. Chapter 06 asks the same question of a real pretrained model.
+#   its share of LoRA r = 1's gain is far below the share of the run its recipe was chosen on.
+#   Chapter 07 asks causally what kind of damage a last-token scale can undo (more of a change in
+#   what heads write than of a change in where they look); chapter 06 asks the same question of a
+#   real pretrained model.
 #
 # **Questions for discussion.** What kind of "latent skill" can a last-token scale recover, and what
 # kind can it not? Would per-head coefficients at *every* position ((IA)³-like) recover routing

@@ -50,9 +50,19 @@ def claims(text: str):
 
 
 def lookup(metrics: dict, key: str):
-    value = metrics
-    for part in key.split("."):
-        value = value[int(part)] if isinstance(value, list) else value[part]
+    """``a.b.2``: key ``a``, then ``b``, then list index 2; a dict key that itself contains dots
+    (chapter 07's ``causal_share`` has ``"qk.scale"``) is matched greedily, longest first."""
+    value, parts = metrics, key.split(".")
+    while parts:
+        if isinstance(value, list):
+            value, parts = value[int(parts[0])], parts[1:]
+            continue
+        for n in range(len(parts), 0, -1):
+            if ".".join(parts[:n]) in value:
+                value, parts = value[".".join(parts[:n])], parts[n:]
+                break
+        else:
+            raise KeyError(parts[0])
     return value
 
 
@@ -103,7 +113,8 @@ def test_every_number_in_the_readme_is_bound_to_metrics():
 
 
 def test_the_checker_catches_what_it_should():
-    metrics = {"share": 0.736, "by": [0.1, 0.25]}
+    metrics = {"share": 0.736, "by": [0.1, 0.25], "arm": {"qk.scale": {"ci": [0.2, 0.4]}}}
+    assert lookup(metrics, "arm.qk.scale.ci.1") == 0.4
     ok = "ScAle recovered 74 %<!--m:share--> of it, and 0.25<!--m:by.1--> later; lr 0.05<!--x-->; `0.3` in code; 95 % interval."
     assert check(ok, lambda k: (metrics, k), "t") == []
     assert "prose says 0.70" in check("it was 0.70<!--m:share-->", lambda k: (metrics, k), "t")[0]

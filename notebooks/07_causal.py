@@ -87,10 +87,13 @@ print("fast mode" if FAST else "full mode", f"| {CORES} CPU threads | {len(CLAIM
 # numbers, here is what each one is (the real model's numbers are read from chapter 06's metrics).
 
 # %%
-ch06 = json.loads((sl.output_dir("06_real_model") / "metrics.json").read_text())
+from scale_lib.book import repo_root
+
+ch06 = json.loads((repo_root() / "figures" / "06_real_model" / "metrics.json").read_text())  # chapter 06's full run, in either mode
+TESTBED_WEIGHTS = sum(p.numel() for p in testbed.load_testbed(seed=0)[0].parameters())
 settings = pd.DataFrame({
     "testbeds (chapters 03, 07)": {
-        "model": "tiny LLaVA trained here (4 layers × 8 heads, 2.3 M weights)",
+        "model": f"tiny LLaVA trained here (4 layers × 8 heads, {TESTBED_WEIGHTS / 1e6:.2f} M weights)",
         "unit of replication": "a pretraining seed (its layouts, initialisation, batch order)",
         "how the skill was hidden": "tuning on non-spatial questions (recipe; or q/k only, v/o only, matched damage)",
         "task": "corner question on a 5 × 5 image, 4 options",

@@ -99,7 +99,7 @@ settings = pd.DataFrame({
         "task": "corner question on a 5 × 5 image, 4 options",
         "ScAle coefficients": "36 (4 layers × 8 heads + 4 MLPs)",
         "reference baselines": "LoRA r = 1 on q/v at the last token and at every position",
-        "hyper-parameters": "rate and steps chosen on validation layouts, for every method",
+        "hyper-parameters": "07: rate and steps chosen on validation layouts, every method (03: set by hand)",
     },
     "real model (chapter 06)": {
         "model": "SmolLM2-135M-Instruct (30 layers × 9 heads), pretrained by others",

@@ -42,6 +42,7 @@ from torch import nn
 from . import testbed
 from .arch import freeze, model_map
 from .hooks import Scaling
+from .latent import PROJECTIONS
 from .scale import ScAle, ScAleConfig, last_token_logits, prefix_cache, train_scale
 from .sweep import option_scores
 
@@ -49,8 +50,9 @@ __all__ = ["SCOPES", "HidingRule", "Hidden", "hide", "selective_heads", "damp_he
            "Method", "METHODS", "correct", "fit_method", "Fitted", "recovery", "ratio_of_sums", "paired_difference", "sign_test", "mcnemar",
            "included", "INCLUSION"]
 
-#: The two ways of hiding the skill: which projections of the language model's attention the tuning may change.
-SCOPES = {"qk": ("q_proj", "k_proj"), "vo": ("v_proj", "o_proj")}
+#: The two ways of hiding the skill: which projections of the language model's attention the tuning may change
+#: (chapter 03's routing and content groups, :data:`scale_lib.latent.PROJECTIONS`).
+SCOPES = {"qk": PROJECTIONS["routing"], "vo": PROJECTIONS["content"]}
 #: Inclusion rule of the study (claims/07_causal.md): the corner question and both non-spatial questions after pretraining.
 INCLUSION = {"q1": 0.90, "exist": 0.95, "count": 0.95}
 
@@ -158,8 +160,8 @@ class Hidden:
 def _scope_test(scope: str) -> Callable[[str], bool]:
     if scope not in SCOPES:
         raise ValueError(f"unknown tuning scope {scope!r}; valid scopes are {sorted(SCOPES)} ({SCOPES})")
-    names = SCOPES[scope]
-    return lambda name: name.startswith("model.language_model.") and ".self_attn." in name and name.split(".")[-2] in names
+    names, attention = SCOPES[scope], testbed.TUNE_SCOPES["attention"]  # the recipe's scope, narrowed to these projections
+    return lambda name: attention(name) and name.split(".")[-2] in names
 
 
 def hide(model: nn.Module, nonspatial, val, tokenizer, scope: str, rule: HidingRule = HidingRule(), *, seed: int = 0,

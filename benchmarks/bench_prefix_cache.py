@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import scale_lib as sl  # noqa: E402
-from scale_lib.scale import ScAle, prefix_cache, scale_step  # noqa: E402
+from scale_lib.core.prefix import prefix_cache
+from scale_lib.scaling.adapter import ScAle, scale_step  # noqa: E402
 
 
 def models():

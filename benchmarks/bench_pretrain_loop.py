@@ -2,24 +2,23 @@
 
     python benchmarks/bench_pretrain_loop.py      # writes benchmarks/results/pretrain_loop.json
 
-`scale_lib.lm.pretrain` adds what notebook 05 needs — Accelerate, weight-decay groups by norm role,
+`scale_lib.norms.pretrain.pretrain` adds what notebook 05 needs — Accelerate, weight-decay groups by norm role,
 a per-step schedule, loss history — around the loop a reader would write by hand
-(`scale_lib.lm.bare_loop`: sample, forward, loss, backward, clip, AdamW step). Both run the
+(`scale_lib.norms.pretrain.bare_loop`: sample, forward, loss, backward, clip, AdamW step). Both run the
 notebook's char-level Llama on the same batches, in interleaved blocks so that drifts in machine
-speed hit both (`scale_lib.lm.throughput_ratio`). Target: >= 0.95.
+speed hit both (`scale_lib.norms.pretrain.throughput_ratio`). Target: >= 0.95.
 """
 
 from __future__ import annotations
 
 import sys
 
-import torch
-
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import scale_lib as sl  # noqa: E402
-from scale_lib.lm import CharCorpus, PretrainConfig, char_model, throughput_ratio  # noqa: E402
+from scale_lib.data.corpus import CharCorpus  # noqa: E402
+from scale_lib.norms.pretrain import PretrainConfig, char_model, throughput_ratio
 
 
 def main(blocks: int = 8, steps: int = 40) -> dict:

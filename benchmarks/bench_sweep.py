@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import scale_lib as sl  # noqa: E402
-from scale_lib.sweep import naive_sweep, rescaling_sweep  # noqa: E402
+from scale_lib.scaling.sweep import naive_sweep, rescaling_sweep  # noqa: E402
 
 
 def main(repeats: int = 3) -> dict:

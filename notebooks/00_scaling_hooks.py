@@ -61,11 +61,12 @@ import seaborn as sns
 import torch
 
 import scale_lib as sl
-from scale_lib import exercises as ex
-from scale_lib import solutions
-from scale_lib.exercises import check
-from scale_lib.explore import all_sites, kl_divergence, next_token_probs, scale_response
-from scale_lib.lm import CharCorpus, char_llama, train_lm
+from scale_lib.book import exercises as ex
+from scale_lib.book import solutions
+from scale_lib.book.exercises import check
+from scale_lib.data.corpus import CharCorpus
+from scale_lib.norms.pretrain import char_llama, train_lm
+from scale_lib.scaling.response import all_sites, kl_divergence, next_token_probs, scale_response
 
 NB = "00_scaling_hooks"
 FAST = sl.is_fast()

@@ -21,7 +21,7 @@
 # *[secondary]* ScAle is evaluated on **SpatialEval** (Wang et al., NeurIPS 2024, arXiv:2406.14852).
 # Its three synthetic tasks can be generated, so this book builds them offline — faithfully enough
 # that the same code scores a real VLM on the real dataset when the hub is reachable
-# (`scale_lib.spatial.load_spatialeval`).
+# (`scale_lib.data.spatial.load_spatialeval`).
 #
 # **You will learn to** generate SpatialEval-style items in every task and modality; check every
 # answer with an independent re-derivation; score free-text, letter and word answers; read what the
@@ -69,10 +69,10 @@ import pandas as pd
 import seaborn as sns
 
 import scale_lib as sl
-from scale_lib import spatial
-from scale_lib import exercises as ex
-from scale_lib import solutions
-from scale_lib.exercises import check
+from scale_lib.book import exercises as ex
+from scale_lib.book import solutions
+from scale_lib.book.exercises import check
+from scale_lib.data import spatial
 
 NB = "01_spatial_benchmark"
 FAST = sl.is_fast()
@@ -187,18 +187,18 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
 # The real SpatialEval and real VLM weights cannot be downloaded here, so the book trains its own
 # vision-language model: a real `LlavaForConditionalGeneration` (a 2-layer CLIP tower, one 8-px patch
 # per grid cell with fixed 2D sin-cos positions; a 4-layer Llama with 8 heads per layer), built from a
-# small config and trained on this CPU in minutes by `python -m scale_lib.testbed --seed N`. Seven
+# small config and trained on this CPU in minutes by `python -m scale_lib.models.testbed --seed N`. Seven
 # checkpoints ship with the book (`scale_lib/checkpoints/tiny_vlm/seedN`, safetensors + JSON): the
 # same recipe with seven pretraining seeds, because one trained model is one random draw (notebook
 # 02, section 6). Below is seed 0. (The recipe was chosen on an earlier run of seed 0 made on another
-# machine; regenerated here it is another draw — `scale_lib.testbed` explains why.) The testbeds saw the benchmark
+# machine; regenerated here it is another draw — `scale_lib.models.testbed` explains why.) The testbeds saw the benchmark
 # as it was when they were made (`fidelity="book-v1"`, pinned in `testbed.TESTBED_FIDELITY`).
 #
 # **What it can and cannot learn.** This model learns one **Spatial-Grid** position question —
 # which animal is in a given corner (q1), a four-way look-up — and the non-spatial controls on the
 # same images (is there a …? how many kinds …?). That is far from SpatialEval's multi-hop relations
 # and turn counting. We measured that it does *not* learn, in a budget of minutes, the
-# row-and-column question (q2: 0.30<!--x-->–0.37<!--x--> against 0.25<!--x-->, in the trial runs `scale_lib.testbed` records), Spatial-Map (binding twelve place names to
+# row-and-column question (q2: 0.30<!--x-->–0.37<!--x--> against 0.25<!--x-->, in the trial runs `scale_lib.models.testbed` records), Spatial-Map (binding twelve place names to
 # their icons stayed at chance in every recipe we tried) or Maze-Nav's turn counting, and that
 # answering with option **letters** kept even the corner question at chance — so the tiny model
 # reads the question with its options and **answers with the option's word**, scored strictly (the
@@ -211,11 +211,11 @@ for response in [demo.answer_letter, f"({demo.answer_letter.lower()})", f"The an
 # the language model's attention on **non-spatial questions only**. Spatial accuracy falls; the
 # image features and the circuitry that computed it are still inside, weighted differently.
 # Notebook 02 looks for it with rescaling sweeps; notebook 03 unlocks it with ScAle. (Tuning every
-# weight instead erodes more than the weighting: `scale_lib.testbed`'s docstring has the
+# weight instead erodes more than the weighting: `scale_lib.models.testbed`'s docstring has the
 # measurements, and notebook 03 the consequence.)
 
 # %%
-from scale_lib import testbed
+from scale_lib.models import testbed
 
 tb_model, tb_tok, tb_record = testbed.load_testbed()
 tb_before_model, _, _ = testbed.load_testbed(stage="pretrained")  # the same model before the non-spatial tuning (its weights ship too)

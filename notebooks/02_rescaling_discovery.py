@@ -40,7 +40,7 @@
 # Every sweep runs each prompt's prefix **once**: only the last position is scaled, and the model
 # is causal, so nothing before the last token changes — the keys and values of the earlier positions
 # (their *KV cache*, see the [glossary](glossary.md)) are computed once and reused
-# (`scale_lib.sweep`; the test suite checks it equals the naive sweep).
+# (`scale_lib.scaling.sweep`; the test suite checks it equals the naive sweep).
 #
 # **You will learn to** run a rescaling sweep and read it as a change of accuracy with its noise;
 # tell a *selective* site (spatial moves, non-spatial does not) from a merely important one; check a
@@ -71,12 +71,12 @@ import seaborn as sns
 import torch
 
 import scale_lib as sl
-from scale_lib import minilm, testbed
-from scale_lib import exercises as ex
-from scale_lib import solutions
-from scale_lib.exercises import check
-from scale_lib.spatial import render
-from scale_lib.sweep import PromptCache, naive_sweep, rescaling_sweep
+from scale_lib.book import exercises as ex
+from scale_lib.book import solutions
+from scale_lib.book.exercises import check
+from scale_lib.data.spatial import render
+from scale_lib.models import minilm, testbed
+from scale_lib.scaling.sweep import PromptCache, naive_sweep, rescaling_sweep
 
 NB = "02_rescaling_discovery"
 FAST = sl.is_fast()
@@ -229,10 +229,10 @@ print(f"naive {naive_seconds:.2f} s, cached {cached_seconds:.2f} s: {sweep_speed
 # the same discovery on each of them — the first layer's attention
 # switched off, and over heads: the largest loss from a *selective* head (non-spatial accuracy
 # within 2 points) and the largest gain any single head at × 0 or × 2 buys with non-spatial within
-# 2 points (`scale_lib.latent.discovery`).
+# 2 points (`scale_lib.scaling.latent.discovery`).
 
 # %%
-from scale_lib import latent
+from scale_lib.scaling import latent
 
 TESTBEDS = sl.pick(testbed.TESTBED_SEEDS, (0, 1))
 across = latent.discovery_across(TESTBEDS, n_test_layouts=sl.pick(250, 40), progress=not FAST)

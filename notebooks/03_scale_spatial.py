@@ -60,12 +60,12 @@
 # | 10 | the same code on a real hub VLM and the real SpatialEval (opt-in, GPU; not run here) |
 # | 11 | checked: the claims as assertions |
 #
-# **Where the paper is silent, our choices** (the docstrings of `scale_lib.scale` and
-# `scale_lib.adapt` give the details): one coefficient per head at the input of the attention
+# **Where the paper is silent, our choices** (the docstrings of `scale_lib.scaling.adapter` and
+# `scale_lib.scaling.adapt` give the details): one coefficient per head at the input of the attention
 # output projection, one per layer on the MLP output; bound (0, 2); Adam at learning rate 0.05<!--x--> for
 # 300 steps of 64; training items half spatial, half non-spatial (section 3 says why, and reports
 # the paper's spatial-only protocol beside it). Every method's learning rate was set by hand in
-# short trial runs on this testbed, not tuned on held-out data (`scale_lib.adapt.DEFAULT_LR`).
+# short trial runs on this testbed, not tuned on held-out data (`scale_lib.scaling.adapt.DEFAULT_LR`).
 #
 # **You will learn to** build and train a last-token adapter on a frozen model; check that its
 # prefix-cached trainer equals the plain one; compare it fairly with LoRA, (IA)³, a probe and full
@@ -104,12 +104,12 @@ import torch
 import transformers as tf
 
 import scale_lib as sl
-from scale_lib import testbed
-from scale_lib.adapt import adapt, coefficient_frame, compare, sweep_agreement
-from scale_lib import exercises as ex
-from scale_lib import solutions
-from scale_lib.exercises import check
-from scale_lib.scale import ScAle, ScAleConfig, cache_check, cached_step_speedup
+from scale_lib.book import exercises as ex
+from scale_lib.book import solutions
+from scale_lib.book.exercises import check
+from scale_lib.models import testbed
+from scale_lib.scaling.adapt import adapt, coefficient_frame, compare, sweep_agreement
+from scale_lib.scaling.adapter import ScAle, ScAleConfig, cache_check, cached_step_speedup
 
 NB = "03_scale_spatial"
 FAST = sl.is_fast()
@@ -158,7 +158,7 @@ print(f"at initialisation every coefficient is {adapter.coefficients()['heads'].
 # Only the last position is scaled and the decoder is causal, so **nothing before the last token
 # depends on the coefficients**. The image tokens and the prompt — the *prefix* — are run once
 # without gradients and their keys and values cached; each step then runs, and back-propagates
-# through, the last token only (`scale_lib.scale.train_scale`). Same logits, same gradients:
+# through, the last token only (`scale_lib.scaling.adapter.train_scale`). Same logits, same gradients:
 
 # %%
 probe_adapter = ScAle(model)
@@ -217,7 +217,7 @@ plt.show()
 #
 # ## 4 · Against the baselines, over seeds
 #
-# Every method trains on the same items, in the same minibatches (`scale_lib.scale.batch_schedule`),
+# Every method trains on the same items, in the same minibatches (`scale_lib.core.schedules.batch_schedule`),
 # for the same number of steps, with the same loss (the probe's: over each item's options), scored
 # the same way (the argmax over the item's own options). LoRA and (IA)³ adapt the language model only (peft); the linear probe is a new head
 # from the last hidden state to the answer words seen in training (the classic VQA answer
@@ -318,7 +318,7 @@ plt.show()
 # ScAle: part of the answer is readable from the final hidden state already, and the rest needs a
 # change *inside* the network. How the skill was damaged decides what can undo it: when the first
 # testbed was tuned on **every** weight, the image features eroded too, and ScAle recovered only
-# 6 %<!--x--> of LoRA's gain (27 %<!--x--> when every language-model weight was tuned; `scale_lib.testbed`'s
+# 6 %<!--x--> of LoRA's gain (27 %<!--x--> when every language-model weight was tuned; `scale_lib.models.testbed`'s
 # docstring has the table) — scalars on the last token re-weight what is there; they cannot rebuild
 # what is gone. But is this testbed's number a property of the recipe, or of one draw? Section 6.
 
@@ -330,15 +330,15 @@ plt.show()
 # other layouts, another initialisation, another minibatch order, and so another model with its
 # own way of having learned (and then half-forgotten) the corner question. Worse, the testbed's
 # recipe was **chosen on seed 0**, among four recipes, by ScAle's share of LoRA's gain
-# (`scale_lib.testbed`'s docstring has the table). A number measured on the draw that chose the
+# (`scale_lib.models.testbed`'s docstring has the table). A number measured on the draw that chose the
 # recipe is not evidence for the recipe.
 #
-# So the book ships seven testbeds made with the same recipe (`python -m scale_lib.testbed --seed N`
+# So the book ships seven testbeds made with the same recipe (`python -m scale_lib.models.testbed --seed N`
 # remakes any of them): seed 0 (the one above) and seeds 1–6, made after the recipe was fixed and
 # **never used to choose anything**. (Even seed 0 is a new draw: the recipe was chosen on an earlier
 # run of it on another machine, where the corner question stood at 0.81<!--x--> after tuning and ScAle
-# recovered 74 %<!--x--> of LoRA r=1's gain; `scale_lib.testbed` explains why a regenerated testbed differs.)
-# On each fresh testbed, `scale_lib.latent.study_testbed` runs this chapter's comparison — frozen,
+# recovered 74 %<!--x--> of LoRA r=1's gain; `scale_lib.models.testbed` explains why a regenerated testbed differs.)
+# On each fresh testbed, `scale_lib.scaling.latent.study_testbed` runs this chapter's comparison — frozen,
 # ScAle, LoRA r=1, the same data sizes, steps and learning rates — and reports ScAle's share of
 # LoRA's gain with a 95 % paired-bootstrap interval over test items, and, because LoRA's own
 # recovery varies, the share of the accuracy the tuning **took away** (before tuning − frozen) that
@@ -350,7 +350,7 @@ plt.show()
 # the skill. Here is what happened.
 
 # %%
-from scale_lib import latent
+from scale_lib.scaling import latent
 
 TESTBEDS = sl.pick(testbed.FRESH_SEEDS, (1, 2))
 study, study_details = latent.across_testbeds(TESTBEDS, n_per_kind=N_PER_KIND, n_test_layouts=sl.pick(250, 40), steps=STEPS, progress=not FAST)
@@ -423,7 +423,7 @@ plt.show()
 # Every testbed was made the same way, yet ScAle brings back very different fractions of the skill.
 # LoRA r = 1 brings back much of it on most testbeds (not all: chapter 07 re-measures it with tuned
 # rates), so the skill is rarely *gone* from the network — the question is what ScAle's few knobs can
-# reach. `scale_lib.latent` measures the damage four ways (correlations over six testbeds; chapter 07
+# reach. `scale_lib.scaling.latent` measures the damage four ways (correlations over six testbeds; chapter 07
 # tests the question causally):
 #
 # * **restore routing / content** — put back the pre-tuning queries and keys of every layer (where
@@ -612,7 +612,7 @@ check("exercise 3", guess_3, "most" if kept > 0.7 else ("half" if kept > 0.3 els
 #
 # **Not run in this book's tests or figures** — it downloads a model and SpatialEval from the
 # Hugging Face hub, which this machine cannot reach. The code is the same library; on a Colab GPU
-# set `RUN_HUB = True`. `scale_lib.hub_vlm` builds left-padded prompts with the model's chat
+# set `RUN_HUB = True`. `scale_lib.models.hub_vlm` builds left-padded prompts with the model's chat
 # template, asks for the option letter, and labels each item with the letter's token — so
 # `adapt`, `compare` and `train_scale` run unchanged. Train on the book's generated benchmark
 # (train split, every task and modality), test on the real SpatialEval.
@@ -621,7 +621,8 @@ check("exercise 3", guess_3, "most" if kept > 0.7 else ("half" if kept > 0.3 els
 RUN_HUB = os.environ.get("SCALE_LIB_RUN_HUB") == "1"  # set True on a GPU machine with hub access
 HUB_MODEL = "HuggingFaceTB/SmolVLM-256M-Instruct"  # or "llava-hf/llava-1.5-7b-hf", "Qwen/Qwen2-VL-2B-Instruct"
 if RUN_HUB:
-    from scale_lib import hub_vlm, spatial
+    from scale_lib.data import spatial
+    from scale_lib.models import hub_vlm
 
     hub_model, processor = hub_vlm.load_hub_vlm(HUB_MODEL)
     hub_train = hub_vlm.encode(processor, spatial.generate_benchmark(300, split="train", modalities=("vqa",)), device=hub_model.device)

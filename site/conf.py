@@ -1,4 +1,4 @@
-# Sphinx configuration of the rendered book (python -m scale_lib.site copies this folder, the executed
+# Sphinx configuration of the rendered book (python -m scale_lib.book.site copies this folder, the executed
 # notebooks, the glossary and references.bib into build/site-src/ and builds build/site/).
 project = "scale_lib — tiny scale parameters inside transformers"
 author = "the scale_lib authors"
@@ -16,7 +16,7 @@ html_title = "scale_lib"
 html_static_path = ["_static"]
 html_css_files = ["book.css"]
 html_js_files = ["book.js"]
-html_context = {"repository": "scale-lib/scale_lib"}  # overridden by scale_lib.site from pyproject.toml
+html_context = {"repository": "scale-lib/scale_lib"}  # overridden by scale_lib.book.site from pyproject.toml
 html_theme_options = {
     "home_page_in_toc": True,
     "show_toc_level": 2,

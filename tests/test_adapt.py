@@ -4,9 +4,10 @@ import pytest
 import torch
 
 import scale_lib as sl
-from scale_lib import testbed
-from scale_lib.adapt import METHODS, adapt, compare
-from scale_lib.scale import ScAle, ScAleConfig, batch_schedule, cache_check, cached_step_speedup
+from scale_lib.core.schedules import batch_schedule
+from scale_lib.models import testbed
+from scale_lib.scaling.adapt import METHODS, adapt, compare
+from scale_lib.scaling.adapter import ScAle, ScAleConfig, cache_check, cached_step_speedup
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def test_coefficient_frame_and_flips(setup):
     with torch.no_grad():
         a.head_theta.fill_(2.0)
         b.head_theta.fill_(-2.0)
-    from scale_lib.adapt import coefficient_frame
+    from scale_lib.scaling.adapt import coefficient_frame
 
     f = coefficient_frame([a, b])
     assert f.shape == (2, 9) and list(f.columns[-2:]) == ["H7", "MLP"]
@@ -136,8 +137,8 @@ def test_coefficient_frame_and_flips(setup):
 
 def test_sweep_agreement_matches_a_direct_sweep(setup):
     model, batch = setup
-    from scale_lib.adapt import sweep_agreement
-    from scale_lib.sweep import rescaling_sweep
+    from scale_lib.scaling.adapt import sweep_agreement
+    from scale_lib.scaling.sweep import rescaling_sweep
 
     a = ScAle(model, ScAleConfig(layers=[1]))
     with torch.no_grad():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import scale_lib as sl
-from scale_lib.baselines import BASELINES, make_baseline
+from scale_lib.scaling.baselines import BASELINES, make_baseline
 
 
 def fresh():

@@ -10,8 +10,9 @@ from itertools import permutations
 
 import pytest
 
-from scale_lib import spatial, testbed
-from scale_lib.spatial.checker import parse_map_relations
+from scale_lib.data import spatial
+from scale_lib.data.spatial.checker import parse_map_relations
+from scale_lib.models import testbed
 
 
 def _digest(items):

@@ -1,10 +1,12 @@
-"""Chapter 07's causal test (scale_lib.causal, scale_lib.causal_study) on a testbed made in seconds."""
+"""Chapter 07's causal test (scale_lib.scaling.causal, scale_lib.scaling.causal_study) on a testbed made in seconds."""
 
 import pytest
 import torch
 
-from scale_lib import causal, causal_study, testbed
-from scale_lib.hooks import scaled
+from scale_lib.core import stats
+from scale_lib.core.hooks import scaled
+from scale_lib.models import testbed
+from scale_lib.scaling import causal, causal_study
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +101,14 @@ def test_fit_method_chooses_on_validation_and_leaves_the_model(data):
 
 
 def test_statistics_on_hand_made_numbers():
-    r = causal.ratio_of_sums([0.1, 0.3], [0.2, 0.2], n_boot=200)
+    r = stats.ratio_of_sums([0.1, 0.3], [0.2, 0.2], n_boot=200)
     assert r["share"] == pytest.approx(1.0) and r["ci"][0] <= 1.0 <= r["ci"][1] and r["dropped"] == 0 and r["n"] == 2
-    assert causal.ratio_of_sums([0.1], [-0.2], n_boot=50)["dropped"] == 50
-    d = causal.paired_difference([0.1, 0.1], [0.2, 0.2], [0.2, 0.2], [0.2, 0.2], n_boot=100)
+    assert stats.ratio_of_sums([0.1], [-0.2], n_boot=50)["dropped"] == 50
+    d = stats.paired_difference([0.1, 0.1], [0.2, 0.2], [0.2, 0.2], [0.2, 0.2], n_boot=100)
     assert d["difference"] == pytest.approx(0.5) and d["ci"] == pytest.approx([0.5, 0.5])
-    s = causal.sign_test([1, 1, 1, -1, 0])
+    s = stats.sign_test([1, 1, 1, -1, 0])
     assert (s["positive"], s["negative"], s["zero"]) == (3, 1, 1) and s["p"] == pytest.approx(0.625)
-    m = causal.mcnemar([1, 0, 0, 0, 1], [1, 1, 1, 1, 0])
+    m = stats.mcnemar([1, 0, 0, 0, 1], [1, 1, 1, 1, 0])
     assert (m["a_only"], m["b_only"]) == (1, 3) and m["p"] == pytest.approx(0.625)
     assert causal.recovery(1.0, 0.6, 0.8) == pytest.approx(0.5) and causal.recovery(0.5, 0.6, 0.8) != causal.recovery(0.5, 0.6, 0.8)
     ok, why = causal.included({"per_type_before": [{"qtype": "q1", "accuracy": 0.89}, {"qtype": "exist", "accuracy": 1.0}, {"qtype": "count", "accuracy": 1.0}]})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scale_lib import claims as claims_lib
+from scale_lib.book import claims as claims_lib
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS = sorted((ROOT / "claims").glob("*.md"))

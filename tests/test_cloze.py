@@ -5,16 +5,16 @@ import re
 
 import pytest
 import torch
+from _word_models import tiny_llama, word_tokenizer
 
 import scale_lib as sl
-from scale_lib import real
-from scale_lib.adapt import adapt
-from scale_lib.cloze import ClozeBatch, encode_cloze, level_table, partial_levels, wilson
-from scale_lib.spatial import graded
-from scale_lib.spatial.generate import grid_layout, map_layout
-from scale_lib.sweep import PromptCache
-
-from _word_models import tiny_llama, word_tokenizer
+from scale_lib.core.stats import wilson
+from scale_lib.data.cloze import encode_cloze, level_table, partial_levels
+from scale_lib.data.spatial import graded
+from scale_lib.data.spatial.generate import grid_layout, map_layout
+from scale_lib.norms import gamma, real_gamma
+from scale_lib.scaling.adapt import adapt
+from scale_lib.scaling.sweep import PromptCache
 
 LEVELS = [f"{f}/{s}" for f in ("map_copy", "map_invert", "map_exists") for s in (2, 4, 6)] + \
          [f"{f}/{s}" for f in ("grid_corner", "grid_cell", "grid_exists") for s in (2, 3, 5)]
@@ -153,7 +153,7 @@ def test_calibration_learns_the_answer_prior_only(tiny_lm, cloze_data):
 
 
 def test_last_token_lora_is_lora_at_the_last_position_only(tiny_lm, cloze_data):
-    from scale_lib.baselines import LastTokenLoRA
+    from scale_lib.scaling.baselines import LastTokenLoRA
 
     train, _ = cloze_data
     lora = LastTokenLoRA(tiny_lm)
@@ -181,7 +181,7 @@ def test_last_token_lora_is_lora_at_the_last_position_only(tiny_lm, cloze_data):
 
 
 def test_prompt_cache_with_an_adapter_equals_the_full_forward(tiny_lm, cloze_data):
-    from scale_lib.scale import ScAle
+    from scale_lib.scaling.adapter import ScAle
 
     _, test = cloze_data
     adapter = ScAle(tiny_lm)
@@ -198,7 +198,7 @@ def test_prompt_cache_with_an_adapter_equals_the_full_forward(tiny_lm, cloze_dat
 def test_t_interval_is_the_student_t_interval():
     from scipy import stats
 
-    from scale_lib.paired import t_interval
+    from scale_lib.core.stats import t_interval
 
     x = [0.20, 0.25, 0.23]
     mean, lo, hi = t_interval(x)
@@ -217,24 +217,24 @@ def test_gamma_helpers_on_a_tiny_llama(tiny_lm):
         for name, p in tiny_lm.named_parameters():
             if "norm" in name:
                 p.uniform_(0.5, 2.0)
-    table = real.gamma_table(tiny_lm)
+    table = real_gamma.gamma_table(tiny_lm)
     assert len(table) == 2 * 2 + 1 and list(table.role).count("output") == 1  # tied embeddings: the final norm is an Output-Norm
     before = {n: p.clone() for n, p in tiny_lm.named_parameters()}
-    with pytest.raises(RuntimeError, match="boom"), real.gamma_reset(tiny_lm, ["model.norm"]):
+    with pytest.raises(RuntimeError, match="boom"), gamma.gamma_reset(tiny_lm, ["model.norm"]):
         assert torch.equal(tiny_lm.model.norm.weight, torch.ones_like(tiny_lm.model.norm.weight))
         raise RuntimeError("boom")
     assert all(torch.equal(p, before[n]) for n, p in tiny_lm.named_parameters())  # restored even though the body raised
     with pytest.raises(ValueError, match="unknown norms \\['model.layers.9.input_layernorm'\\]"):
-        real.gamma_reset(tiny_lm, ["model.layers.9.input_layernorm"])
-    ablation = real.gamma_ablation(tiny_lm, ids, progress=False)
+        gamma.gamma_reset(tiny_lm, ["model.layers.9.input_layernorm"])
+    ablation = real_gamma.gamma_ablation(tiny_lm, ids, progress=False)
     assert list(ablation.setting[:4]) == ["none", "all", "all Input-Norms", "final norm (Output-Norm)"]
     assert list(ablation.layer[4:6]) == [0, 1] and (ablation.increase.iloc[1:] != 0).all()
     assert ablation.setting.iloc[-1] == "all → their means" and ablation.target.iloc[-1] == "mean"
-    with real.gamma_reset(tiny_lm, ["model.norm"], to="mean"):
+    with gamma.gamma_reset(tiny_lm, ["model.norm"], to="mean"):
         assert torch.allclose(tiny_lm.model.norm.weight, before["model.norm.weight"].mean().expand(32))
     with pytest.raises(ValueError, match="unknown reset target 'zero'"):
-        real.gamma_reset(tiny_lm, ["model.norm"], to="zero")
-    fold = real.fold_difference(tiny_lm, ids)
+        gamma.gamma_reset(tiny_lm, ["model.norm"], to="zero")
+    fold = real_gamma.fold_difference(tiny_lm, ids)
     assert fold["max_abs_logit_diff"] < 1e-4 * max(1.0, fold["logit_scale"])
     assert all(torch.equal(p, before[n]) for n, p in tiny_lm.named_parameters())
 
@@ -247,8 +247,8 @@ def test_use_cores_respects_a_limit():
 
 # ------------------------------------------------------------------------------------------- exercises
 def test_exercise_checks_pass_the_key_and_catch_wrong_answers(tiny_lm):
-    from scale_lib import exercises as ex
-    from scale_lib import solutions
+    from scale_lib.book import exercises as ex
+    from scale_lib.book import solutions
 
     ex.test_cloze_choice(solutions.cloze_choice)
     with pytest.raises(AssertionError, match="padding slot"):
@@ -271,7 +271,7 @@ def test_exercise_checks_pass_the_key_and_catch_wrong_answers(tiny_lm):
 
 
 def test_student_edition_strips_every_solution(tmp_path):
-    from scale_lib.student import MARKER, build_student, strip_solutions
+    from scale_lib.book.student import MARKER, build_student, strip_solutions
 
     src = "def f(x):\n    return solutions.f(x)  # SOLUTION\n\n\nex.test_f(f)\n"
     out, n = strip_solutions(src)
@@ -285,7 +285,7 @@ def test_student_edition_strips_every_solution(tmp_path):
 def test_steps_ratio_interpolates_between_checkpoints():
     import pandas as pd
 
-    from scale_lib.paired import steps_ratio
+    from scale_lib.norms.paired import steps_ratio
 
     rows = []
     for seed in (0, 1):

@@ -26,9 +26,9 @@ def test_two_cpu_processes_match_one(tmp_path):
         launcher = shutil.which("accelerate")
     assert launcher, "the accelerate CLI must be installed next to this Python"
     single, double = tmp_path / "single.json", tmp_path / "double.json"
-    _run([sys.executable, "-m", "scale_lib.distributed_check", "--out", single], tmp_path)
+    _run([sys.executable, "-m", "scale_lib.norms.distributed_check", "--out", single], tmp_path)
     _run([launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-          "--main_process_port", "29517", "-m", "scale_lib.distributed_check", "--out", double], tmp_path)
+          "--main_process_port", "29517", "-m", "scale_lib.norms.distributed_check", "--out", double], tmp_path)
     one, two = json.loads(single.read_text()), json.loads(double.read_text())
     assert one["processes"] == 1 and two["processes"] == 2, "the launch must really run 2 processes"
     assert one["tokens"] == two["tokens"]  # the same global batch
@@ -41,7 +41,8 @@ def test_two_cpu_processes_match_one(tmp_path):
 def test_global_batch_must_split_evenly(monkeypatch):
     from accelerate import Accelerator
 
-    from scale_lib.lm import CharCorpus, char_model, pretrain
+    from scale_lib.data.corpus import CharCorpus
+    from scale_lib.norms.pretrain import char_model, pretrain
 
     monkeypatch.setattr(Accelerator, "num_processes", property(lambda self: 3))
     corpus = CharCorpus.from_pydoc()

@@ -6,8 +6,8 @@ import torch
 import transformers as tf
 
 import scale_lib as sl
-from scale_lib import exercises as ex
-from scale_lib import solutions as sol
+from scale_lib.book import exercises as ex
+from scale_lib.book import solutions as sol
 
 
 def not_written(*args, **kwargs):
@@ -71,7 +71,7 @@ def test_benchmark_exercises():
 
 
 def test_discovery_exercises(llama):
-    from scale_lib.sweep import PromptCache
+    from scale_lib.scaling.sweep import PromptCache
 
     ex.test_wilson_interval(sol.discovery.wilson_interval)
     with pytest.raises(AssertionError, match="wilson_interval"):
@@ -86,7 +86,7 @@ def test_discovery_exercises(llama):
 
 
 def test_scale_exercises(llama):
-    from scale_lib.scale import ScAle
+    from scale_lib.scaling.adapter import ScAle
 
     ex.test_bounded_scale(sol.scale.BoundedScale)
 
@@ -105,7 +105,7 @@ def test_scale_exercises(llama):
     ex.test_cached_step(sol.scale.cached_step, adapter, inputs, labels)
 
     def prefix_under_hooks(adapter, inputs, labels):  # the bug the book's own trainer once had: now refused loudly
-        from scale_lib.scale import last_token_logits, prefix_cache
+        from scale_lib.core.prefix import last_token_logits, prefix_cache
 
         with adapter.applied():
             cache = prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"])

@@ -53,7 +53,7 @@ def _mllama_with_image():
         cross.cross_attn_attn_gate.fill_(1.0)
         cross.cross_attn_mlp_gate.fill_(1.0)
     gen = torch.Generator().manual_seed(0)
-    ids = torch.cat([torch.full((2, 1), sl.tiny.IMAGE_TOKEN), torch.randint(5, 250, (2, 8), generator=gen)], 1)
+    ids = torch.cat([torch.full((2, 1), sl.core.tiny.IMAGE_TOKEN), torch.randint(5, 250, (2, 8), generator=gen)], 1)
     inputs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=torch.randn(2, 1, 1, 3, 32, 32, generator=gen),
                   aspect_ratio_ids=torch.ones(2, 1, dtype=torch.long), aspect_ratio_mask=torch.ones(2, 1, 1, dtype=torch.long),
                   cross_attention_mask=torch.ones(2, 9, 1, 1, dtype=torch.long))

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import scale_lib as sl
-from scale_lib.hub_vlm import default_dtype
-from scale_lib.scale import ScAle, train_scale
+from scale_lib.models.hub_vlm import default_dtype
+from scale_lib.scaling.adapter import ScAle, train_scale
 
 
 def test_default_dtype_is_fp32_on_the_cpu():
@@ -14,7 +14,7 @@ def test_default_dtype_is_fp32_on_the_cpu():
 
 
 def test_coefficients_live_where_the_model_does_and_read_back_on_the_cpu():
-    from scale_lib.adapt import coefficient_frame
+    from scale_lib.scaling.adapt import coefficient_frame
 
     model = sl.tiny_model("llama").to(torch.float64)
     adapter = ScAle(model)

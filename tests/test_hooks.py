@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from conftest import output_of
 
 import scale_lib as sl
-from conftest import output_of
 
 ALL = tuple(a for a in sl.ARCHITECTURES if a != "mllama")  # Mllama skips its cross-attention layer on text: tests/test_families.py
 VLMS = sl.VLM_ARCHITECTURES

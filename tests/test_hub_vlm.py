@@ -6,9 +6,9 @@ import transformers as tf
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 import scale_lib as sl
-from scale_lib import hub_vlm
-from scale_lib.adapt import adapt
-from scale_lib.spatial import generate_items
+from scale_lib.data.spatial import generate_items
+from scale_lib.models import hub_vlm
+from scale_lib.scaling.adapt import adapt
 
 CHAT = ("{% for m in messages %}USER: {% for c in m['content'] %}{% if c['type'] == 'image' %}<image> {% else %}{{ c['text'] }}{% endif %}"
         "{% endfor %}{% endfor %}{% if add_generation_prompt %} ASSISTANT:{% endif %}")

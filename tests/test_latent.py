@@ -1,10 +1,11 @@
-"""ScAle across testbeds and the damage diagnostics (scale_lib.latent), on a testbed made in seconds."""
+"""ScAle across testbeds and the damage diagnostics (scale_lib.scaling.latent), on a testbed made in seconds."""
 
 import pandas as pd
 import pytest
 import torch
 
-from scale_lib import latent, testbed
+from scale_lib.models import testbed
+from scale_lib.scaling import latent
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import scale_lib as sl
-from scale_lib.exercises import check
-from scale_lib.explore import all_sites, kl_divergence, next_token_probs, scale_response
-from scale_lib.lm import CharCorpus, char_llama, evaluate_lm, train_lm
+from scale_lib.book.exercises import check
+from scale_lib.data.corpus import CharCorpus
+from scale_lib.norms.pretrain import char_llama, evaluate_lm, train_lm
+from scale_lib.scaling.response import all_sites, kl_divergence, next_token_probs, scale_response
 
 
 def test_fast_switch(monkeypatch):
@@ -105,7 +106,7 @@ def test_explorer_draws_defaults_once_and_redraws_on_change(monkeypatch):
     # every control is labelled, and with its whole label (no "weight de…")
     assert (slider.description, choice.description) == ("scale", "site")
     assert slider.style.description_width == choice.style.description_width == "initial"
-    from scale_lib.plotting import _EXPLORERS, explorer_check
+    from scale_lib.book.explorer import _EXPLORERS, explorer_check
 
     check = explorer_check()  # what a live test compares the page's figure with
     assert check["values"] == {"scale": 2.0, "site": "b"} and len(check["pixels"]) == 64

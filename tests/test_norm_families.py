@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import scale_lib as sl
-from scale_lib import norm_scale as ns
+from scale_lib.norms import gamma as ns
 
 
 def _model(arch):
@@ -85,8 +85,8 @@ def test_mixtral_fold_raises_before_changing_anything():
 @pytest.mark.parametrize("arch", ["llama", "gemma", "gemma2", "gemma3_text"])
 def test_gamma_reset_sets_the_effective_gamma_on_every_storage(arch):
     """Regression: a (1 + w) norm (Gemma) was reset to w = 1, i.e. γ = 2. Reset now means effective γ = 1."""
-    from scale_lib import real
-    from scale_lib.norm_scale import _gamma_of, classify_norms, stores_offset
+    from scale_lib.norms import gamma
+    from scale_lib.norms.gamma import _gamma_of, classify_norms, stores_offset
 
     model = sl.tiny_model(arch)
     with torch.no_grad():
@@ -97,17 +97,17 @@ def test_gamma_reset_sets_the_effective_gamma_on_every_storage(arch):
     norm = model.get_submodule(names[0])
     assert stores_offset(norm) == arch.startswith("gemma")
     before = {n: p.clone() for n, p in model.named_parameters()}
-    with real.gamma_reset(model, names[:2]):
+    with gamma.gamma_reset(model, names[:2]):
         for n in names[:2]:
             assert torch.allclose(_gamma_of(model.get_submodule(n)), torch.ones(1)), n
-    with real.gamma_reset(model, names[:1], to="mean"):
+    with gamma.gamma_reset(model, names[:1], to="mean"):
         g = _gamma_of(model.get_submodule(names[0]))
         assert torch.allclose(g, g.mean().expand_as(g))
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
 
 
 def test_stores_offset_is_not_fooled_by_a_layernorm_bias():
-    from scale_lib.norm_scale import stores_offset
+    from scale_lib.norms.gamma import stores_offset
 
     norm = torch.nn.LayerNorm(8)
     with torch.no_grad():

@@ -1,13 +1,15 @@
-"""Norm surgery (scale_lib.norm_scale) and the pre-training loop (scale_lib.lm.pretrain) on tiny models."""
+"""Norm surgery (scale_lib.norms.gamma) and the pre-training loop (scale_lib.norms.pretrain.pretrain) on tiny models."""
 
 import copy
 
 import pytest
 import torch
 
-from scale_lib import norm_scale as ns
-from scale_lib.lm import CharCorpus, PretrainConfig, char_llama, lr_factor, make_optimizers, pretrain
-from scale_lib.tiny import tiny_model
+from scale_lib.core.schedules import lr_factor
+from scale_lib.core.tiny import tiny_model
+from scale_lib.data.corpus import CharCorpus
+from scale_lib.norms import gamma as ns
+from scale_lib.norms.pretrain import PretrainConfig, char_llama, make_optimizers, pretrain
 
 ARCHS = ["llama", "qwen3", "gemma", "gemma2"]
 
@@ -189,7 +191,7 @@ def test_pretrain_every_variant(corpus):
 
 
 def test_paired_runs_share_start_and_data(corpus):
-    from scale_lib.paired import gap_curve, paired_gap, paired_runs
+    from scale_lib.norms.paired import gap_curve, paired_gap, paired_runs
 
     make = lambda seed: char_llama(corpus.vocab_size, layers=1, hidden=32, heads=4, seed=seed)  # noqa: E731
     cfg = PretrainConfig(steps=12, lr=1e-2, batch_size=4, seq_len=16, eval_every=4, eval_batches=1, progress=False)
@@ -206,7 +208,7 @@ def test_paired_runs_share_start_and_data(corpus):
     assert list(curve.step) == [4, 8, 12]
     import matplotlib.pyplot as plt
 
-    from scale_lib.paired import plot_gap
+    from scale_lib.norms.paired import plot_gap
 
     fig, ax = plt.subplots()
     drawn = plot_gap(ax, runs, "removed", "learnable", label="removed")
@@ -219,13 +221,13 @@ def test_paired_runs_share_start_and_data(corpus):
 
 
 def test_t_quantile():
-    from scale_lib.paired import t_quantile
+    from scale_lib.core.stats import t_quantile
 
     assert t_quantile(3) == pytest.approx(3.182, abs=1e-3) and t_quantile(1000) == pytest.approx(1.962, abs=1e-3)
 
 
 def test_char_model_architectures():
-    from scale_lib.lm import char_model
+    from scale_lib.norms.pretrain import char_model
 
     q = char_model(40, "qwen3", layers=1, hidden=32, heads=4)
     assert type(q).__name__ == "Qwen3ForCausalLM" and ns._is_tied(q)
@@ -236,7 +238,7 @@ def test_char_model_architectures():
 
 
 def test_throughput_ratio_runs_both_loops(corpus):
-    from scale_lib.lm import throughput_ratio
+    from scale_lib.norms.pretrain import throughput_ratio
 
     make = lambda seed: char_llama(corpus.vocab_size, layers=1, hidden=16, heads=2, seed=seed)  # noqa: E731
     out = throughput_ratio(make, corpus, PretrainConfig(batch_size=2, seq_len=8), blocks=2, steps=3)

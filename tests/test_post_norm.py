@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import scale_lib as sl
-from scale_lib.tiny import POST_NORM_ARCHITECTURES
+from scale_lib.core.tiny import POST_NORM_ARCHITECTURES
 
 # a large initializer_range: with 0.02 the norms' epsilons can hide effects on tiny models
 INIT = dict(initializer_range=0.2)
@@ -82,7 +82,7 @@ def test_head_sites_keep_relative_weights_only(arch):
 
 @pytest.mark.parametrize("arch", POST_NORM_ARCHITECTURES)
 def test_scale_mlp_coefficients_get_real_gradients(arch):
-    from scale_lib.scale import ScAle
+    from scale_lib.scaling.adapter import ScAle
 
     model = _model(arch)
     batch = _batch(model, arch)

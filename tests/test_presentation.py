@@ -8,7 +8,7 @@ import nbformat  # noqa: E402
 import pytest  # noqa: E402
 
 import scale_lib as sl  # noqa: E402
-from scale_lib.site import fold_long_code  # noqa: E402
+from scale_lib.book.site import fold_long_code  # noqa: E402
 
 
 def test_gap_bars_colour_what_the_interval_says():
@@ -33,7 +33,7 @@ def test_long_code_cells_are_folded_but_exercises_stay_open():
 
 
 def test_fast_mode_pages_say_so_under_their_title():
-    from scale_lib.site import FAST_NOTE, executed_mode, mark_fast_mode
+    from scale_lib.book.site import FAST_NOTE, executed_mode, mark_fast_mode
 
     def chapter(mode_meta=None, printed="full mode"):
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("[badge](x)\n\n# 03 · Title\n\nIntro."),
@@ -53,7 +53,7 @@ def test_fast_mode_pages_say_so_under_their_title():
 
 
 def test_every_explorer_gets_a_note_on_how_to_run_it_live():
-    from scale_lib.site import EXPLORER_NOTE, annotate_explorers
+    from scale_lib.book.site import EXPLORER_NOTE, annotate_explorers
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("sl.explorer(draw, x=slider)"), nbformat.v4.new_code_cell("print(1)"),
                                          nbformat.v4.new_code_cell("sl.explorer(\n    draw2, y=dropdown)")])

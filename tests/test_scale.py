@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import scale_lib as sl
-from scale_lib.scale import ScAle, ScAleConfig, last_token_logits, prefix_cache
+from scale_lib.core.prefix import last_token_logits, prefix_cache
+from scale_lib.scaling.adapter import ScAle, ScAleConfig
 
 VLMS = sl.VLM_ARCHITECTURES
 
@@ -99,7 +100,7 @@ def test_prefix_cached_path_equals_full_path(arch):
     adapter.zero_grad()
     extra = {k: v for k, v in b.items() if k not in ("input_ids", "attention_mask")}
     cache = prefix_cache(model, b["input_ids"], b["attention_mask"], **extra)
-    for epoch in range(2):  # the same cache serves every epoch
+    for _epoch in range(2):  # the same cache serves every epoch
         adapter.zero_grad()
         with adapter.applied():
             step = last_token_logits(model, cache, b["input_ids"], b["attention_mask"])
@@ -122,7 +123,7 @@ def test_prefix_cache_refuses_bidirectional_models_and_right_padding():
 
 @pytest.mark.parametrize("arch", ["llama", "llava"])
 def test_train_scale_modes_agree_learn_and_reuse_prefixes(arch, monkeypatch):
-    from scale_lib import scale as scale_mod
+    from scale_lib.scaling import adapter as scale_mod
 
     base = sl.tiny_model(arch)
     b = sl.tiny_batch(base, batch=12, padding="left", images=arch in VLMS)
@@ -152,7 +153,7 @@ def test_train_scale_builds_prefixes_from_the_unscaled_model():
     """Regression: the trainer once built each minibatch's prefix inside the adapter's hooks, so the
     prompt's second-to-last token was scaled by the coefficients of the moment. From a trained-looking θ
     the cached first step must equal the plain one, and building a prefix under hooks must raise."""
-    from scale_lib import scale as scale_mod
+    from scale_lib.scaling import adapter as scale_mod
 
     b = sl.tiny_batch(sl.tiny_model("llama"), batch=8, padding="left")
     labels = torch.randint(5, 50, (8,), generator=torch.Generator().manual_seed(0))
@@ -169,7 +170,7 @@ def test_train_scale_builds_prefixes_from_the_unscaled_model():
 
 
 def test_scale_trains_saves_and_loads_on_a_model_type_without_a_built_in_layout(tmp_path):
-    from scale_lib import arch
+    from scale_lib.core import arch
 
     model = sl.tiny_model("llama")
     model.config.model_type = "my_decoder"  # a type LAYOUTS does not know
@@ -177,7 +178,7 @@ def test_scale_trains_saves_and_loads_on_a_model_type_without_a_built_in_layout(
         ScAle(model)
     layout = sl.Layout(layers="layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="norm")
     adapter = ScAle(model, layout=layout)
-    from scale_lib.scale import train_scale
+    from scale_lib.scaling.adapter import train_scale
 
     b = sl.tiny_batch(model, batch=8, padding="left")
     labels = torch.randint(5, 50, (8,), generator=torch.Generator().manual_seed(0))

@@ -1,12 +1,12 @@
 """The book's shape: packaging lists agree, notebooks are paired and clean, README and CI agree."""
 
 import re
-import tomllib
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -16,9 +16,21 @@ def _name(req: str) -> str:
     return re.split(r"[<>=!~\[; ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
+def _extra(pyproject: dict, name: str) -> set[str]:
+    """The packages of one extra, with the extras it names of scale_lib itself (``scale_lib[plots]``) expanded."""
+    out = set()
+    for req in pyproject["optional-dependencies"][name]:
+        if _name(req) == "scale-lib":
+            for sub in req.split("[", 1)[1].rstrip("]").split(","):
+                out |= _extra(pyproject, sub.strip())
+        else:
+            out.add(_name(req))
+    return out
+
+
 def test_environment_yml_lists_the_same_packages_as_pyproject():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {_name(r) for r in pyproject["dependencies"] + pyproject["optional-dependencies"]["notebooks"]}
+    wanted = {_name(r) for r in pyproject["dependencies"]} | _extra(pyproject, "notebooks")
     text = (ROOT / "environment.yml").read_text()
     pip_section = text.split("- pip:", 1)[1]
     listed = {_name(line.strip()[2:]) for line in pip_section.splitlines() if line.strip().startswith("- ") and not line.strip().startswith("- -e")}
@@ -87,11 +99,11 @@ def test_readme_python_snippets_run():
 
 
 def test_the_books_home_is_in_one_place():
-    from scale_lib.home import stale_homes
-    from scale_lib.site import repository
+    from scale_lib.book.home import stale_homes
+    from scale_lib.book.site import repository
 
     assert repository() == "scale-lib/scale_lib" or "/" in repository()
-    assert stale_homes() == {}, f"files name another home than pyproject.toml's: {stale_homes()} — run `python -m scale_lib.home`"
+    assert stale_homes() == {}, f"files name another home than pyproject.toml's: {stale_homes()} — run `python -m scale_lib.book.home`"
 
 
 def test_site_sources_list_every_chapter_in_reading_order():

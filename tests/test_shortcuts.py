@@ -1,18 +1,17 @@
-"""The shortcut audit (scale_lib.shortcuts), the shortcut-proof levels (scale_lib.spatial.graded) and
-chapter 06's study helpers (scale_lib.real_study), on hand-made items and a tiny Llama."""
+"""The shortcut audit (scale_lib.scaling.shortcuts), the shortcut-proof levels (scale_lib.data.spatial.graded) and
+chapter 06's study helpers (scale_lib.scaling.real_study), on hand-made items and a tiny Llama."""
 
 import re
 from dataclasses import dataclass
 
 import pytest
 import torch
-
-from scale_lib import real_study as rs
-from scale_lib import shortcuts as sc
-from scale_lib.cloze import encode_cloze
-from scale_lib.spatial import graded
-
 from _word_models import tiny_llama, word_tokenizer
+
+from scale_lib.data.cloze import encode_cloze
+from scale_lib.data.spatial import graded
+from scale_lib.scaling import real_study as rs
+from scale_lib.scaling import shortcuts as sc
 
 PROOF = list(rs.PROOF_SCAN_LEVELS) + ["grid_corner_balanced/5", "grid_cell_balanced/5", "map_coord/5", "map_coord/6", "grid_count/3",
                                       "grid_count/5"]
@@ -123,7 +122,7 @@ def test_balanced_blocks_answer_each_option_once_and_splits_are_disjoint():
         block = items[b:b + 4]
         assert len({i.context for i in block}) == 1 and len({i.options for i in block}) == 1
         assert sorted(i.answer_index for i in block) == [0, 1, 2, 3]
-    from scale_lib.spatial.items import layout_split
+    from scale_lib.data.spatial.items import layout_split
 
     for split in ("train", "val", "test"):
         for item in graded.graded_items(["grid_corner_balanced/2", "map_coord/3", "map_copy/2", "grid_absent/3"], 16, seed=3, split=split):

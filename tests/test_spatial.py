@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from scale_lib import spatial
-from scale_lib.spatial import SpatialItem
+from scale_lib.data import spatial
+from scale_lib.data.spatial import SpatialItem
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +138,8 @@ def test_render_any_size(task):
 
 
 def test_distinct_places_have_distinct_icons():
-    from scale_lib.spatial.render import ICON_SHAPES
-    from scale_lib.spatial.generate import ANIMALS, PLACES
+    from scale_lib.data.spatial.generate import ANIMALS, PLACES
+    from scale_lib.data.spatial.render import ICON_SHAPES
     for group in (PLACES, ANIMALS):
         masks = [ICON_SHAPES[n].tobytes() for n in group]
         assert len(set(masks)) == len(group)

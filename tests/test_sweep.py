@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import scale_lib as sl
-from scale_lib.sweep import answer_predictions, naive_sweep, rescaling_sweep
+from scale_lib.core.scoring import answer_predictions
+from scale_lib.scaling.sweep import naive_sweep, rescaling_sweep
 
 
 @pytest.mark.parametrize("arch", ["llama", "llava"])
@@ -50,14 +51,15 @@ def test_sweep_bad_inputs():
 
 
 def test_option_scores_masks_padding():
-    from scale_lib.sweep import option_scores
+    from scale_lib.core.scoring import option_scores
 
     scores = option_scores(torch.tensor([[0.0, 5.0, 1.0, 2.0]]), torch.tensor([[3, 1, -1]]))
     assert scores[0, :2].tolist() == [2.0, 5.0] and scores[0, 2] == float("-inf")
 
 
 def test_prompt_cache_matches_full_forward_and_leaves_no_hooks():
-    from scale_lib.sweep import PromptCache, option_scores
+    from scale_lib.core.scoring import option_scores
+    from scale_lib.scaling.sweep import PromptCache
 
     model = sl.tiny_model("llava")
     b = sl.tiny_batch(model, batch=6, padding="left", images=True)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from scale_lib import toys
+from scale_lib.norms import toys
 
 D = torch.float64
 

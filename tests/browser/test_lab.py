@@ -2,7 +2,7 @@
 explorer opened in fast mode, Run All, then a slider moved and a dropdown changed. Each change must
 redraw the one figure above the controls, and the figure shown must be what the library draws for
 the values now on the controls (the kernel re-renders ``draw(**values)`` with
-``scale_lib.plotting.explorer_check`` and the pixels must match). The time from change to redrawn
+``scale_lib.book.explorer.explorer_check`` and the pixels must match). The time from change to redrawn
 figure is reported (``build/screenshots/lab/timings.json``), not asserted.
 
 JupyterLab runs on a temporary copy of the notebooks (autosave never touches the committed files),
@@ -138,7 +138,7 @@ def _figure_src(cell) -> str:
 
 
 def _pixels(src: str) -> str:
-    from scale_lib.plotting import figure_pixels_sha
+    from scale_lib.book.explorer import figure_pixels_sha
 
     return figure_pixels_sha(base64.b64decode(src.split(",", 1)[1]))
 
@@ -174,7 +174,7 @@ def _kernel_check(page) -> list[dict]:
     page.keyboard.press("Escape")
     page.keyboard.press("b")
     page.keyboard.press("Enter")
-    page.keyboard.type("from scale_lib.plotting import _EXPLORERS, explorer_check; _ = [explorer_check(i) for i in range(len(_EXPLORERS))]; "
+    page.keyboard.type("from scale_lib.book.plotting import _EXPLORERS, explorer_check; _ = [explorer_check(i) for i in range(len(_EXPLORERS))]; "
                        "print('EXPLORER_CHECK_DONE')")
     page.keyboard.press("Shift+Enter")
     out = page.locator(PANEL).locator(".jp-OutputArea-output", has_text="EXPLORER_CHECK_DONE").last

@@ -54,7 +54,7 @@ def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name)
         assert images, f"{page_name}: a chapter without a single figure"
         import nbformat
 
-        from scale_lib.site import executed_mode
+        from scale_lib.book.site import executed_mode
 
         mode = executed_mode(nbformat.read(ROOT / "build" / "notebooks" / page_name.replace(".html", ".ipynb"), as_version=4))
         assert ("executed in fast mode" in text) == (mode == "fast"), f"{page_name} ran in {mode} mode; only fast-mode pages carry the warning"
@@ -79,7 +79,7 @@ def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name)
 
 
 def test_long_code_is_folded_and_figures_zoom(browser, site_url):
-    from scale_lib.site import FOLD_LINES
+    from scale_lib.book.site import FOLD_LINES
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(urljoin(site_url, "04_theory_toys.html"), wait_until="networkidle")

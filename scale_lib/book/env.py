@@ -1,0 +1,106 @@
+"""Book-wide switches and paths: fast mode, the repository root, figures and metrics, seeding."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["FAST_ENV", "is_fast", "pick", "repo_root", "output_dir", "save_metrics", "seed_everything", "use_cores"]
+
+#: Set this environment variable to 1 to shrink every notebook run (tests do).
+FAST_ENV = "SCALE_LIB_FAST"
+
+
+def is_fast() -> bool:
+    """True when ``SCALE_LIB_FAST=1``: notebooks shrink every run to seconds (the tests' mode)."""
+    value = os.environ.get(FAST_ENV, "0").strip().lower()
+    if value not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise ValueError(f"{FAST_ENV}={value!r}; use 1 (fast) or 0 (full)")
+    return value in ("1", "true", "yes")
+
+
+def pick(full, fast):
+    """``full`` in full mode, ``fast`` in fast mode — the one switch notebooks use to size runs."""
+    return fast if is_fast() else full
+
+
+def repo_root() -> Path:
+    """The repository root (the folder holding ``pyproject.toml`` and ``notebooks/``).
+
+    Found from the installed package (an editable install lives in the repository), then from the
+    current directory upwards (nbmake runs notebooks inside ``notebooks/``).
+    """
+    starts = [Path(__file__).resolve().parent, Path.cwd().resolve()]
+    for start in starts:
+        for d in (start, *start.parents):
+            if (d / "pyproject.toml").is_file() and (d / "scale_lib").is_dir() and (d / "notebooks").is_dir():
+                return d
+    raise FileNotFoundError(
+        "could not find the scale_lib repository root (a folder with pyproject.toml, scale_lib/ and notebooks/) "
+        f"above {starts[0]} or {starts[1]}; run from inside a clone of the repository"
+    )
+
+
+def output_dir(notebook: str) -> Path:
+    """Where a notebook's figures and metrics go.
+
+    Full mode: ``figures/<notebook>/`` in the repository (committed; the README shows them).
+    Fast mode: a scratch folder under the system temp dir, so test runs exercise the same code
+    without overwriting the real figures with tiny-run ones.
+    """
+    if not notebook or "/" in notebook or notebook.startswith("."):
+        raise ValueError(f"notebook name must be a plain name like '00_scaling_hooks', got {notebook!r}")
+    base = Path(tempfile.gettempdir()) / "scale_lib_fast_figures" if is_fast() else repo_root() / "figures"
+    d = base / notebook
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _jsonable(v):
+    if isinstance(v, torch.Tensor):
+        v = v.item() if v.numel() == 1 else v.tolist()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        return float(f"{v:.6g}")  # 6 significant digits: small errors stay visible (1e-17, not 0)
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def save_metrics(notebook: str, metrics: dict) -> Path:
+    """Write ``metrics`` as ``<output_dir>/metrics.json`` (keys sorted), replacing the old file whole —
+    so no key survives that the chapter's code no longer writes — and return its path."""
+    path = output_dir(notebook) / "metrics.json"
+    path.write_text(json.dumps(dict(sorted(_jsonable(metrics).items())), indent=2) + "\n")
+    return path
+
+
+def use_cores(limit: int | None = None) -> int:
+    """Let torch use the CPU cores this process may run on (``os.sched_getaffinity``, which respects
+    containers and ``taskset``; ``os.cpu_count()`` where that is missing), at most ``limit``. Returns the count.
+
+    One call at the top of each notebook: a reader with 8 cores is not held to 2, and a reader on a
+    2-core machine is not oversubscribed (two threads per core slow torch down several times).
+    """
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = max(1, min(n, limit) if limit else n)
+    torch.set_num_threads(n)
+    return n
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a torch Generator seeded the same way."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,349 @@
+"""ScAle — bounded scalar coefficients on the last-token outputs of attention heads and MLPs of a frozen model.
+
+One coefficient per attention head per chosen layer and one per chosen layer's MLP output,
+``s = lo + (hi − lo)·sigmoid(θ)`` with θ initialised so that ``s = 1`` exactly: at initialisation
+the adapted model *is* the frozen model. (Our reading of the paper, whose full text is not public:
+the title says *attention head* scaling; 32 layers × 32 heads = 1,024 ≈ "1K" for a 7B
+LLaMA-family backbone.)
+
+    >>> adapter = ScAle(model, ScAleConfig(layers=[0, 1]))     # model frozen by the adapter
+    >>> with adapter.applied():
+    ...     loss = loss_fn(model(**batch).logits[:, -1])
+    >>> adapter.save("my_adapter/"); ScAle.load("my_adapter/", model)
+
+Because only the last position changes and decoders are causal, nothing before the last token
+depends on the coefficients: :func:`prefix_cache` runs the prompt once without gradients and
+:func:`last_token_logits` runs only the last token through the hooked model (see the tests for the
+proof that logits and gradients equal the full-sequence path).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from scale_lib.core.arch import Layout, freeze, model_map
+from scale_lib.core.hooks import Scaling
+from scale_lib.core.prefix import (
+    _cache_bytes,
+    last_token_logits,
+    n_rows,
+    prefix_cache,
+    select_rows,
+)
+from scale_lib.core.schedules import batch_schedule
+
+__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup", "scale_step",
+           "select_rows", "n_rows"]
+
+
+@dataclass
+class ScAleConfig:
+    """Which sites get a coefficient, and the bound.
+
+    Args:
+        layers: layer indices, or ``None`` for every layer.
+        heads: one coefficient per attention head of each chosen layer.
+        mlp: one coefficient for the MLP output of each chosen layer.
+        bound: ``(lo, hi)``; ``s = lo + (hi − lo)·sigmoid(θ)``, which must contain 1.
+    """
+
+    layers: list[int] | None = None
+    heads: bool = True
+    mlp: bool = True
+    bound: tuple[float, float] = (0.0, 2.0)
+    positions: str = "last"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        lo, hi = self.bound
+        if not lo < 1.0 < hi:
+            raise ValueError(f"bound {self.bound} must contain 1 strictly inside (lo < 1 < hi) so that ScAle starts as the identity")
+        if not (self.heads or self.mlp):
+            raise ValueError("ScAleConfig needs heads=True, mlp=True or both")
+
+
+class ScAle(nn.Module):
+    """The adapter. Holds only its coefficients (θ); the model is kept as a plain reference and frozen."""
+
+    def __init__(self, model: nn.Module, config: ScAleConfig | None = None, *, layout: Layout | None = None):
+        """``layout``: module names for an architecture :data:`scale_lib.LAYOUTS` does not know (or
+        :func:`scale_lib.register_layout` it once); saved with the adapter and used again on load."""
+        super().__init__()
+        self.config = config or ScAleConfig()
+        mm = model_map(model, layout=layout)
+        self.__dict__["layout"] = layout
+        layers = list(range(mm.n_layers)) if self.config.layers is None else list(self.config.layers)
+        for layer in layers:
+            mm.check_layer(layer)
+        if len(set(layers)) != len(layers):
+            raise ValueError(f"layers repeat: {layers}")
+        self.layers = layers
+        self.__dict__["model"] = model  # a plain reference: the backbone never becomes part of the adapter
+        self.__dict__["map"] = mm
+        freeze(model)
+        lo, hi = self.config.bound
+        theta0 = math.log((1 - lo) / (hi - 1))  # sigmoid(θ0) = (1 − lo)/(hi − lo)  ->  s = 1
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))  # θ lives where the model does
+        self.head_theta = nn.Parameter(torch.full((len(layers), mm.n_heads), theta0, device=device)) if self.config.heads else None
+        self.mlp_theta = nn.Parameter(torch.full((len(layers),), theta0, device=device)) if self.config.mlp else None
+        self._attached: Scaling | None = None
+
+    # ------------------------------------------------------------------ coefficients
+    def _bounded(self, theta: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.config.bound
+        return lo + (hi - lo) * torch.sigmoid(theta)
+
+    def coefficients(self) -> dict[str, torch.Tensor]:
+        """Current coefficients: ``{"heads": (layers, heads), "mlp": (layers,)}`` (detached)."""
+        out = {}
+        if self.head_theta is not None:
+            out["heads"] = self._bounded(self.head_theta).detach()
+        if self.mlp_theta is not None:
+            out["mlp"] = self._bounded(self.mlp_theta).detach()
+        return out
+
+    def sites(self) -> dict:
+        """``{site: callable}`` for :func:`scale_lib.scaled`: each callable recomputes its scale from θ."""
+        out = {}
+        for i, layer in enumerate(self.layers):
+            if self.head_theta is not None:
+                out[f"L{layer}.heads"] = lambda i=i: self._bounded(self.head_theta[i])
+            if self.mlp_theta is not None:
+                out[f"L{layer}.mlp"] = lambda i=i: self._bounded(self.mlp_theta[i])
+        return out
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def identity_for(self, layers, *, heads: bool = True, mlp: bool = True):
+        """Context manager: the coefficients of ``layers`` set back to exactly 1 (an ablation), restored on exit.
+
+            >>> with adapter.identity_for([2, 3], mlp=False):   # how much of the gain do layers 2-3's heads carry?
+            ...     acc = adapted.accuracy(test)
+        """
+        import contextlib
+
+        bad = [l for l in layers if l not in self.layers]
+        if bad:
+            raise ValueError(f"layers {bad} have no coefficients; this adapter's layers are {self.layers}")
+        rows = [self.layers.index(l) for l in layers]
+        lo, hi = self.config.bound
+        theta0 = math.log((1 - lo) / (hi - 1))
+
+        @contextlib.contextmanager
+        def ablated():
+            saved = {name: p.detach().clone() for name, p in self.named_parameters()}
+            try:
+                with torch.no_grad():
+                    if heads and self.head_theta is not None:
+                        self.head_theta[rows] = theta0
+                    if mlp and self.mlp_theta is not None:
+                        self.mlp_theta[rows] = theta0
+                yield self
+            finally:
+                with torch.no_grad():
+                    for name, p in self.named_parameters():
+                        p.copy_(saved[name])
+        return ablated()
+
+    def __repr__(self) -> str:
+        return (f"ScAle({self.map.model_type}, layers={self.layers}, heads={self.config.heads}, mlp={self.config.mlp}, "
+                f"bound={self.config.bound}, trainable parameters={self.num_parameters():,})")
+
+    # ------------------------------------------------------------------ applying
+    def applied(self) -> Scaling:
+        """A context manager: the model is adapted inside the ``with`` block."""
+        return Scaling(self.model, self.sites(), positions=self.config.positions, mmap=self.map)  # the map is built once, in __init__
+
+    def attach(self) -> ScAle:
+        """Keep the adapter on the model until :meth:`detach` (hooks recompute scales every forward)."""
+        if self._attached is not None:
+            raise RuntimeError("this ScAle adapter is already attached; detach() it first")
+        self._attached = self.applied().attach()
+        return self
+
+    def detach(self) -> None:
+        if self._attached is not None:
+            self._attached.detach()
+            self._attached = None
+
+    # ------------------------------------------------------------------ saving
+    def _signature(self) -> dict:
+        return {"model_type": self.map.model_type, "n_layers": self.map.n_layers, "n_heads": self.map.n_heads}
+
+    def save(self, directory: str | Path) -> Path:
+        """``adapter_config.json`` + ``adapter_model.safetensors`` (as peft does); no pickle."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        cfg = {**asdict(self.config), "layers": self.layers, "bound": list(self.config.bound), "model": self._signature(),
+               "layout": None if self.layout is None else asdict(self.layout)}
+        (directory / "adapter_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, directory / "adapter_model.safetensors")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, model: nn.Module, *, layout: Layout | None = None) -> ScAle:
+        """Load a saved adapter onto ``model``; a model of another architecture or shape is refused.
+        ``layout``: overrides the layout saved with the adapter (if any)."""
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        path = directory / "adapter_config.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no adapter_config.json in {directory}")
+        cfg = json.loads(path.read_text())
+        saved = cfg.pop("model")
+        saved_layout = cfg.pop("layout", None)
+        if layout is None and saved_layout is not None:
+            saved_layout = {k: tuple(v) if isinstance(v, list) else v for k, v in saved_layout.items()}
+            layout = Layout(**saved_layout)
+        mm = model_map(model, layout=layout)
+        here = {"model_type": mm.model_type, "n_layers": mm.n_layers, "n_heads": mm.n_heads}
+        if saved != here:
+            diff = {k: (saved[k], here[k]) for k in saved if saved[k] != here.get(k)}
+            raise ValueError(f"adapter in {directory} was saved for {saved}; this model is {here} (saved vs this: {diff})")
+        cfg["bound"] = tuple(cfg["bound"])
+        adapter = cls(model, ScAleConfig(**cfg), layout=layout)
+        adapter.load_state_dict(load_file(directory / "adapter_model.safetensors"))
+        return adapter
+
+
+def scale_step(adapter: ScAle, inputs: dict, labels: torch.Tensor, cache=None, *, reuse: bool = True) -> torch.Tensor:
+    """One loss + backward to the adapter's coefficients (no optimiser step); returns the detached logits.
+
+    ``cache=None``: the plain full-sequence path; otherwise the last token on top of ``cache``
+    (see :func:`last_token_logits` for ``reuse``). What :func:`cache_check`,
+    :func:`cached_step_speedup` and ``benchmarks/bench_prefix_cache.py`` time and compare.
+    """
+    adapter.zero_grad(set_to_none=True)
+    with adapter.applied():
+        if cache is None:
+            logits = adapter.model(**inputs).logits[:, -1]
+        else:
+            logits = last_token_logits(adapter.model, cache, inputs["input_ids"], inputs["attention_mask"], reuse=reuse)
+    torch.nn.functional.cross_entropy(logits, labels).backward()
+    return logits.detach()
+
+
+def cache_check(adapter: ScAle, inputs: dict, labels: torch.Tensor) -> dict[str, float]:
+    """Largest absolute differences of logits and of θ-gradients: prefix-cached path vs plain path,
+    and ``grad_scale``, the largest |gradient| (to judge the difference against: float32 rounding
+    grows with depth and width, so on a 30-layer model compare relative to it).
+
+    Both paths should agree to float precision (the tests require ≤ 1e-5 on tiny models); the
+    adapter's coefficients are left as they are and its gradients cleared.
+    """
+    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    plain = scale_step(adapter, inputs, labels)
+    g_plain = [p.grad.clone() for p in adapter.parameters()]
+    cached = scale_step(adapter, inputs, labels, prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], causal=adapter.map.causal, **extra))
+    grad = max(float((a - p.grad).abs().max()) for a, p in zip(g_plain, adapter.parameters()))
+    scale = max(float(a.abs().max()) for a in g_plain)
+    adapter.zero_grad(set_to_none=True)
+    return {"max_logit_diff": float((plain - cached).abs().max()), "max_grad_diff": grad, "grad_scale": scale}
+
+
+def cached_step_speedup(adapter: ScAle, inputs: dict, labels: torch.Tensor, *, repeats: int = 3) -> dict[str, float]:
+    """Training-step time, plain / prefix-cached (cache reused, as across epochs): median of interleaved repeats.
+
+    ``benchmarks/bench_prefix_cache.py`` runs the same comparison over prompt lengths and models.
+    """
+    import statistics
+    import time
+
+    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    cache = prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], causal=adapter.map.causal, **extra)
+    times = {"plain": [], "cached": []}
+    for r in range(repeats + 1):  # the first round warms up and is not counted
+        # the cached step is cheap and, right after a large plain step, noisy (caches, allocator): time it 3 times per round
+        for name, c, n in (("plain", None, 1), ("cached", cache, 3)):
+            for _ in range(n):
+                start = time.perf_counter()
+                scale_step(adapter, inputs, labels, c)
+                if r:
+                    times[name].append(time.perf_counter() - start)
+    adapter.zero_grad(set_to_none=True)
+    plain, cached = statistics.median(times["plain"]), statistics.median(times["cached"])
+    return {"plain_ms": 1000 * plain, "cached_ms": 1000 * cached, "speedup": plain / cached, "tokens": int(inputs["input_ids"].shape[1])}
+
+
+def train_scale(
+    adapter: ScAle,
+    inputs: dict,
+    labels: torch.Tensor,
+    *,
+    steps: int,
+    lr: float = 0.05,
+    batch_size: int = 64,
+    seed: int = 0,
+    cache: str = "auto",
+    max_cache_mb: float = 2048,
+    progress: bool = True,
+    on_step=None,
+) -> list[float]:
+    """Train ScAle's coefficients on the answer token at the last position; returns the losses.
+
+    ``inputs`` holds left-padded ``input_ids`` / ``attention_mask`` (plus e.g. ``pixel_values``), or is a
+    batch object with ``inputs(rows)`` (see :func:`select_rows`); ``labels`` the answer token id of each row. Rows are split into fixed minibatches of a seeded
+    permutation, visited in a new order every epoch.
+
+    ``cache``: ``"reuse"`` — each minibatch's prefix is computed once (no gradients) and kept for
+    every epoch; ``"recompute"`` — rebuilt under ``no_grad`` at every step; ``"off"`` — the plain
+    full-sequence path; ``"auto"`` — reuse while all caches fit in ``max_cache_mb``, else recompute,
+    and off for models whose prefix attends to the last token.
+
+    ``on_step``: called as ``on_step(step)`` (1-based, no gradients) after each optimiser step, e.g.
+    to score checkpoints of one run on validation data (Adam at a constant rate: the first 150 steps
+    of a 300-step run are a 150-step run).
+    """
+    from tqdm.auto import tqdm
+
+    if cache not in ("auto", "reuse", "recompute", "off"):
+        raise ValueError(f"unknown cache mode {cache!r}; valid: 'auto', 'reuse', 'recompute', 'off'")
+    model = adapter.model
+    n = len(labels)
+    if n_rows(inputs) != n:
+        raise ValueError(f"inputs have {n_rows(inputs)} rows but labels has {n}")
+    schedule = batch_schedule(n, batch_size, steps, seed)
+    if cache == "auto":
+        cache = "reuse" if adapter.map.causal else "off"
+    opt = torch.optim.Adam(adapter.parameters(), lr=lr)
+    caches: dict[int, object] = {}
+    used_bytes = 0
+    losses = []
+    for rows in tqdm(schedule, desc="ScAle", disable=not progress, leave=False):
+        key = int(rows[0]) * 1_000_003 + len(rows)  # minibatches keep their rows across epochs (see batch_schedule)
+        sub = select_rows(inputs, rows)
+        extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
+        past = None
+        if cache != "off":  # the prefix is the frozen model's: built outside the hooks (see prefix_cache)
+            if cache == "reuse" and key in caches:
+                past = caches[key]
+            else:
+                past = prefix_cache(model, sub["input_ids"], sub["attention_mask"], causal=adapter.map.causal, **extra)
+                size = _cache_bytes(past)
+                if cache == "reuse" and used_bytes + size <= max_cache_mb * 2**20:
+                    caches[key] = past
+                    used_bytes += size
+        with adapter.applied():
+            if past is None:
+                logits = model(**sub).logits[:, -1]
+            else:
+                logits = last_token_logits(model, past, sub["input_ids"], sub["attention_mask"])
+        loss = torch.nn.functional.cross_entropy(logits, labels[rows])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if on_step is not None:
+            with torch.no_grad():
+                on_step(len(losses))
+    return losses

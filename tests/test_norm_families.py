@@ -86,7 +86,7 @@ def test_mixtral_fold_raises_before_changing_anything():
 def test_gamma_reset_sets_the_effective_gamma_on_every_storage(arch):
     """Regression: a (1 + w) norm (Gemma) was reset to w = 1, i.e. γ = 2. Reset now means effective γ = 1."""
     from scale_lib.norms import gamma
-    from scale_lib.norms.gamma import _gamma_of, classify_norms, stores_offset
+    from scale_lib.norms.gamma import classify_norms, gamma_of, stores_offset
 
     model = sl.tiny_model(arch)
     with torch.no_grad():
@@ -99,9 +99,9 @@ def test_gamma_reset_sets_the_effective_gamma_on_every_storage(arch):
     before = {n: p.clone() for n, p in model.named_parameters()}
     with gamma.gamma_reset(model, names[:2]):
         for n in names[:2]:
-            assert torch.allclose(_gamma_of(model.get_submodule(n)), torch.ones(1)), n
+            assert torch.allclose(gamma_of(model.get_submodule(n)), torch.ones(1)), n
     with gamma.gamma_reset(model, names[:1], to="mean"):
-        g = _gamma_of(model.get_submodule(names[0]))
+        g = gamma_of(model.get_submodule(names[0]))
         assert torch.allclose(g, g.mean().expand_as(g))
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
 

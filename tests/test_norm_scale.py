@@ -9,6 +9,7 @@ from scale_lib.core.schedules import lr_factor
 from scale_lib.core.tiny import tiny_model
 from scale_lib.data.corpus import CharCorpus
 from scale_lib.norms import gamma as ns
+from scale_lib.norms.anatomy import is_tied
 from scale_lib.norms.pretrain import PretrainConfig, char_llama, make_optimizers, pretrain
 
 ARCHS = ["llama", "qwen3", "gemma", "gemma2"]
@@ -37,7 +38,7 @@ def test_classification(arch):
     if arch == "gemma2":
         assert infos["post_attention_layernorm"].role == "output" and infos["pre_feedforward_layernorm"].role == "input"
     final = [i for i in ns.classify_norms(tiny_model(arch, layers=1)) if i.followed_by == ("lm_head",)][0]
-    assert final.role == ("output" if ns._is_tied(tiny_model(arch, layers=1)) else "input")
+    assert final.role == ("output" if is_tied(tiny_model(arch, layers=1)) else "input")
 
 
 def test_unknown_architecture_is_named():
@@ -55,7 +56,7 @@ def test_fold_is_exact_and_reset_is_not(arch):
         assert (folded(ids).logits - ref).abs().max() < 1e-5
         for info in ns.classify_norms(folded):  # every Input-Norm γ is now the identity
             if info.role == "input":
-                assert torch.allclose(ns._gamma_of(folded.get_submodule(info.name)), torch.ones(1))
+                assert torch.allclose(ns.gamma_of(folded.get_submodule(info.name)), torch.ones(1))
         reset = ns.reset_gamma(copy.deepcopy(model))
         assert (reset(ids).logits - ref).abs().max() > 1e-2
 
@@ -230,7 +231,7 @@ def test_char_model_architectures():
     from scale_lib.norms.pretrain import char_model
 
     q = char_model(40, "qwen3", layers=1, hidden=32, heads=4)
-    assert type(q).__name__ == "Qwen3ForCausalLM" and ns._is_tied(q)
+    assert type(q).__name__ == "Qwen3ForCausalLM" and is_tied(q)
     assert torch.equal(char_model(40, "llama", layers=1, hidden=32, heads=4, seed=3).lm_head.weight,
                        char_model(40, "llama", layers=1, hidden=32, heads=4, seed=3).lm_head.weight)
     with pytest.raises(ValueError, match="'mamba'.*valid choices"):

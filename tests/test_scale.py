@@ -98,8 +98,7 @@ def test_prefix_cached_path_equals_full_path(arch):
     torch.nn.functional.cross_entropy(full, target).backward()
     grads_full = [p.grad.clone() for p in adapter.parameters()]
     adapter.zero_grad()
-    extra = {k: v for k, v in b.items() if k not in ("input_ids", "attention_mask")}
-    cache = prefix_cache(model, b["input_ids"], b["attention_mask"], **extra)
+    cache = prefix_cache(model, b)
     for _epoch in range(2):  # the same cache serves every epoch
         adapter.zero_grad()
         with adapter.applied():

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-__all__ = ["Layout", "ModelMap", "LAYOUTS", "VISION_LAYOUTS", "model_map", "register_layout"]
+__all__ = ["Layout", "ModelMap", "LAYOUTS", "VISION_LAYOUTS", "model_map", "register_layout", "freeze", "trainable_parameters", "count_hooks", "unwrap"]
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ VISION_LAYOUTS: dict[str, Layout] = {
 TOWERS = ("language", "vision")
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
+def unwrap(model: nn.Module) -> nn.Module:
     """A peft ``PeftModel`` -> the transformers model inside it."""
     get_base = getattr(model, "get_base_model", None)
     return get_base() if callable(get_base) else model
@@ -308,7 +308,7 @@ def model_map(model: nn.Module, *, tower: str = "language", layout: Layout | Non
     """
     if tower not in TOWERS:
         raise ValueError(f"unknown tower {tower!r}; valid towers are {TOWERS}")
-    model = _unwrap(model)
+    model = unwrap(model)
     cfg = getattr(model, "config", None)
     model_type = getattr(cfg, "model_type", type(model).__name__)
     table = LAYOUTS if tower == "language" else VISION_LAYOUTS

@@ -37,6 +37,7 @@ called inside or after the ``with`` block.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import re
@@ -305,7 +306,8 @@ class Scaling:
         try:
             if self.map.tower == "language" and self.attention_mask is None and self.positions != "all":
                 root = self.model
-                params = list(inspect.signature(root.forward).parameters)
+                # an instance's own forward (accelerate and peft wrap some) is read directly; a class's once
+                params = list(inspect.signature(root.forward).parameters) if "forward" in vars(root) else _forward_parameters(type(root))
                 self._mask_arg = params.index("attention_mask") if "attention_mask" in params else None
                 self._handles.append(root.register_forward_pre_hook(self._capture_mask, with_kwargs=True))
             self._calls, self._fired = 0, {f"L{layer}.heads": False for layer in self.head_scales}
@@ -357,6 +359,7 @@ def scaled(
     attention_mask: torch.Tensor | None = None,
     tower: str = "language",
     layout: Layout | None = None,
+    mmap: ModelMap | None = None,
 ) -> Scaling:
     """Scale activations of ``model`` inside a ``with`` block.
 
@@ -369,8 +372,16 @@ def scaled(
         attention_mask: the mask that defines "last"; by default the one the model is called with.
         tower: ``"language"`` (default) or ``"vision"`` for a VLM's vision encoder.
         layout: module names for an architecture :func:`scale_lib.model_map` does not know.
+        mmap: the model's :class:`ModelMap`, when the caller holds one (a sweep enters ``scaled`` once per
+            setting: passing the map skips rebuilding it each time).
 
     All arguments are checked before any hook is registered: bad input raises a ``ValueError`` or
     ``TypeError`` naming the bad value and the valid choices, and leaves the model untouched.
     """
-    return Scaling(model, scales, positions=positions, attention_mask=attention_mask, tower=tower, layout=layout)
+    return Scaling(model, scales, positions=positions, attention_mask=attention_mask, tower=tower, layout=layout, mmap=mmap)
+
+
+@functools.cache
+def _forward_parameters(cls: type) -> list[str]:
+    """The parameter names of a model class's ``forward`` (read once per class, not on every ``scaled``)."""
+    return list(inspect.signature(cls.forward).parameters)[1:]  # without self

@@ -7,6 +7,7 @@ on top of it. Both halves of the book and every baseline that acts at the last t
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -14,22 +15,39 @@ from torch import nn
 from scale_lib.core.arch import model_map
 from scale_lib.core.hooks import active_scalings
 
-__all__ = ["prefix_cache", "last_token_logits", "select_rows", "n_rows"]
+__all__ = ["extra_inputs", "prefix_cache", "last_token_logits", "select_rows", "n_rows"]
 
 
 # ---------------------------------------------------------------------------------------------
 # Prefix caching: the prompt once without gradients, then only the last token per step
 @torch.no_grad()
-def prefix_cache(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, causal: bool | None = None, **extra):
+def extra_inputs(inputs: Mapping) -> dict:
+    """Everything in a model's input dict but ``input_ids`` and ``attention_mask`` (e.g. ``pixel_values``):
+    what the prefix pass needs besides the tokens."""
+    return {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+
+
+def prefix_cache(model: nn.Module, inputs: Mapping | torch.Tensor, attention_mask: torch.Tensor | None = None, *,
+                 causal: bool | None = None, **extra):
     """Run everything but the last position once (no gradients) and return its KV cache.
 
     Rows must be **left-padded** (the last real token in the last column), which is how the book
-    batches prompts. ``extra`` carries e.g. ``pixel_values`` for a VLM (image tokens are in the prefix).
+    batches prompts. ``inputs`` is the model's input dict (``input_ids``, ``attention_mask`` and e.g.
+    ``pixel_values`` for a VLM, whose image tokens are in the prefix); the older form
+    ``prefix_cache(model, input_ids, attention_mask, **extra)`` is accepted too.
     The prefix is the *unscaled* model's: building it inside ``scaled(...)`` / ``adapter.applied()``
     would scale the prefix's own last position (the prompt's second-to-last token), so that raises.
     ``causal``: whether the model is a causal decoder, when the caller knows (an adapter's map);
     otherwise read from :func:`scale_lib.model_map`.
     """
+    if isinstance(inputs, Mapping):
+        if attention_mask is not None or extra:
+            raise TypeError("pass the input dict alone (prefix_cache(model, inputs)), or input_ids, attention_mask and extras")
+        input_ids, attention_mask, extra = inputs["input_ids"], inputs["attention_mask"], extra_inputs(inputs)
+    else:
+        input_ids = inputs
+        if attention_mask is None:
+            raise TypeError("prefix_cache(model, input_ids, attention_mask): the attention mask is missing")
     if active_scalings(model):
         raise RuntimeError("prefix_cache was called with scaling hooks attached to the model: the prefix's last position "
                            "(the prompt's second-to-last token) would be scaled too. Build the cache outside "

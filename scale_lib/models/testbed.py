@@ -14,21 +14,16 @@ any claim was registered) is in ``checkpoints/tiny_vlm/README.md`` beside the ch
 across testbeds is measured in chapters 03 and 07.
 
 **Reproducibility.** A run is bitwise reproducible on one machine with one thread count (a test
-checks it). Another CPU (other vector instructions) or thread count rounds differently, and 1,500
-steps of training turn a last-bit difference into another draw: the seed-0 checkpoint the recipe
-above was chosen on (made in an earlier session: corner 1.00 after pretraining, **0.81** after
-tuning — the table's first row) came out at 1.00 and **0.68** when seed 0 was regenerated with the
-same code on the book's current machine. The shipped seed 0 is that regenerated one, so all seven
-testbeds come from one machine and each keeps its pre-tuning weights. Treat a regenerated testbed
-as a new draw from the recipe, not as a copy.
+checks it); another CPU or thread count rounds differently, and 1,500 steps turn a last-bit
+difference into another draw (seed 0's first run: corner 0.81 after tuning; regenerated here: 0.68).
+All shipped testbeds come from one machine. Treat a regenerated testbed as a new draw, not a copy.
 
 ``python -m scale_lib.models.testbed --seed N`` pretrains on spatial + non-spatial questions, then tunes the
 language model's attention on non-spatial questions only, which makes the spatial skill **latent**
 (accuracy falls while the circuitry stays), and saves the checkpoint to
 ``checkpoints/tiny_vlm/seedN`` in the repository. The seed fixes everything that is random: the training
 and test layouts, the initialisation, the order of the minibatches. The book ships
-:data:`TESTBED_SEEDS`: seed 0 is the testbed the recipe above was chosen on (its rows in the
-table); seeds 1–6 were made afterwards with the same recipe and were never used to choose anything,
+:data:`TESTBED_SEEDS`: seed 0 is the testbed the recipe was chosen on; seeds 1–6 were made afterwards with the same recipe and were never used to choose anything,
 so what holds across them is a property of the recipe, not of one draw. Each checkpoint also keeps
 the pre-tuning values of the weights the tuning changed (``pretuned.safetensors``, 1 MB), so the
 model *before* tuning is :func:`load_testbed` ``(seed=N, stage="pretrained")``.
@@ -47,10 +42,10 @@ import numpy as np
 import torch
 import transformers as tf
 from torch import nn
-from tqdm.auto import tqdm
 
 from scale_lib.core.schedules import warmup_cosine
 from scale_lib.core.scoring import option_scores
+from scale_lib.core.training import fit
 from scale_lib.data.spatial import SpatialItem, generate_items, render
 
 __all__ = [
@@ -308,28 +303,23 @@ def train_testbed(model: nn.Module, batch: EncodedBatch, tokenizer: WordTokenize
     if not params:
         raise ValueError("no trainable weights: set requires_grad on the weights to train")
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    sched = warmup_cosine(opt, steps, max(1, steps // 20)) if schedule == "cosine" else None
     gen = torch.Generator().manual_seed(seed)
-    losses = []
+    # rows drawn lazily, one minibatch per step, so a stop rule that ends training early draws no more
+    draws = (torch.randint(0, len(batch), (batch_size,), generator=gen) for _ in range(steps))
+
+    def check(step):
+        if stop is None or not (step % check_every == 0 or step == steps):
+            return False
+        model.eval()
+        with torch.no_grad():
+            done = stop(step)
+        model.train()
+        return done
+
     model.train()
-    for step in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
-        rows = torch.randint(0, len(batch), (batch_size,), generator=gen)
-        logits = model(**batch.inputs(rows), logits_to_keep=1).logits[:, -1]
-        loss = nn.functional.cross_entropy(logits, batch.labels[rows])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        if sched is not None:
-            sched.step()
-        losses.append(loss.item())
-        if stop is not None and ((step + 1) % check_every == 0 or step + 1 == steps):
-            model.eval()
-            with torch.no_grad():
-                done = stop(step + 1)
-            model.train()
-            if done:
-                break
+    losses = fit(opt, draws, lambda rows: nn.functional.cross_entropy(model(**batch.inputs(rows), logits_to_keep=1).logits[:, -1], batch.labels[rows]),
+                 scheduler=(lambda o: warmup_cosine(o, steps, max(1, steps // 20))) if schedule == "cosine" else None, clip=1.0,
+                 on_step=check, desc=desc, progress=progress, total=steps)
     model.eval()
     return losses
 

@@ -43,37 +43,31 @@ import torch
 import transformers as tf
 from torch import nn
 
-from scale_lib.core.arch import _unwrap
+from scale_lib.core.arch import unwrap
+from scale_lib.norms.anatomy import (
+    FUSED,
+    NORM_TABLE,
+    NormInfo,
+    classify_norms,
+    gamma_of,
+    identity_weight,
+    is_tied,
+    linear_consumers,
+    norm_eps,
+    set_module,
+    stores_offset,
+)
 
 __all__ = [
     "GAMMA_FORMS", "PLACEMENTS", "WD_RULES", "NormVariant", "ScaleVector", "ScaledNorm", "BranchLinear", "NormInfo",
-    "classify_norms", "apply_variant", "fold_gamma", "reset_gamma", "gamma_parameters", "param_groups",
-    "count_gamma_parameters", "save_model", "load_model",
+    "classify_norms", "stores_offset", "gamma_of", "gamma_reset", "apply_variant", "fold_gamma", "reset_gamma", "gamma_parameters", "param_groups",
+    "count_gamma_parameters", "save_model", "load_model", "NORM_TABLE",
 ]
 
 GAMMA_FORMS = ("learnable", "removed", "scalar", "or", "er")
 PLACEMENTS = ("none", "dp", "dnp")
 WD_RULES = ("iwd", "all", "none", "qk")
 
-_ATTN_IN = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj")
-_MLP_IN = ("mlp.gate_proj", "mlp.up_proj")
-_PRE_NORM = {"input_layernorm": _ATTN_IN, "post_attention_layernorm": _MLP_IN}  # Llama names the pre-MLP norm "post_attention"
-_QK_NORM = {"self_attn.q_norm": None, "self_attn.k_norm": None}
-_SANDWICH = {"input_layernorm": _ATTN_IN, "pre_feedforward_layernorm": _MLP_IN, "post_attention_layernorm": None, "post_feedforward_layernorm": None}
-#: Per ``model_type``: every norm inside a layer and the linear maps that read it (``None``: Output-Norm).
-NORM_TABLE: dict[str, dict[str, tuple[str, ...] | None]] = {
-    "llama": _PRE_NORM, "mistral": _PRE_NORM, "qwen2": _PRE_NORM, "gemma": _PRE_NORM, "granite": _PRE_NORM,
-    "qwen3": {**_PRE_NORM, **_QK_NORM}, "gemma2": _SANDWICH, "gemma3_text": {**_SANDWICH, **_QK_NORM},
-    "gemma3": {**_SANDWICH, **_QK_NORM},  # the Gemma 3 VLM's language model
-    # OLMo 2 normalises only *after* each sublayer (and q, k): every norm inside a layer is an Output-Norm
-    "olmo2": {"post_attention_layernorm": None, "post_feedforward_layernorm": None, **_QK_NORM},
-    # Phi-3 fuses q/k/v and gate/up into one projection each: γ folds into them, but HG has no branches to split
-    "phi3": {"input_layernorm": ("self_attn.qkv_proj",), "post_attention_layernorm": ("mlp.gate_up_proj",)},
-    # Mixtral's pre-MLP norm is read by the router and by the experts (3-D weight tensors, not nn.Linear)
-    "mixtral": {"input_layernorm": _ATTN_IN, "post_attention_layernorm": ("mlp.gate", "mlp.experts")},
-}
-#: Projections that hold several branches in one matrix (HG cannot give them separate γ).
-_FUSED = ("qkv_proj", "gate_up_proj")
 
 
 # --------------------------------------------------------------------------------------- γ forms
@@ -167,134 +161,6 @@ class BranchLinear(nn.Module):
         return y if self.out_scale is None else self.out_scale() * y
 
 
-# --------------------------------------------------------------------------------------- classification
-@dataclass(frozen=True)
-class NormInfo:
-    """One normalisation layer: where it is, whether it is an Input- or Output-Norm, and why."""
-
-    name: str
-    role: str  # "input" | "output"
-    followed_by: tuple[str, ...]
-    reason: str
-
-
-def _table(model: nn.Module) -> dict:
-    model_type = getattr(model.config, "model_type", type(model).__name__)
-    if model_type not in NORM_TABLE:
-        raise ValueError(f"norm surgery does not know architecture {model_type!r}; known: {sorted(NORM_TABLE)}")
-    return NORM_TABLE[model_type]
-
-
-def _decoder_path(model: nn.Module) -> str:
-    for path in ("model", "", "model.language_model"):
-        try:
-            sub = model.get_submodule(path) if path else model
-        except AttributeError:
-            continue
-        if hasattr(sub, "layers") and hasattr(sub, "norm"):
-            return path
-    raise ValueError(f"{type(model).__name__} has no decoder with `.layers` and `.norm`; norm surgery needs a causal LM such as LlamaForCausalLM")
-
-
-def _decoder(model: nn.Module) -> nn.Module:
-    path = _decoder_path(model)
-    return model.get_submodule(path) if path else model
-
-
-def _linear_consumers(model: nn.Module, info: NormInfo, what: str) -> list:
-    """The linear maps reading an Input-Norm, or a clear error for what ``what`` cannot handle."""
-    out = []
-    for name in info.followed_by:
-        lin = model.get_submodule(name)
-        if not isinstance(lin, nn.Linear):
-            raise ValueError(f"{what} rewrites the linear maps that read {info.name}, but {name} is a {type(lin).__name__}, not nn.Linear "
-                             f"(e.g. Mixtral's experts are 3-D weight tensors); classify_norms, reset_gamma and param_groups work on this model")
-        out.append((name, lin))
-    return out
-
-
-def _is_tied(model: nn.Module) -> bool:
-    head = model.get_output_embeddings()
-    return head is not None and head.weight is model.get_input_embeddings().weight
-
-
-def classify_norms(model: nn.Module) -> list[NormInfo]:
-    """Every normalisation layer of a causal LM, classified as Input-Norm or Output-Norm (see module doc)."""
-    model = _unwrap(model)
-    table, dec = _table(model), _decoder(model)
-    path = _decoder_path(model)
-    prefix = f"{path}." if path else ""
-    out = []
-    for i in range(len(dec.layers)):
-        found = {n for n, m in dec.layers[i].named_modules() if n and ("norm" in type(m).__name__.lower()) and "." not in n.replace("self_attn.", "")}
-        unknown = found - set(table)
-        if unknown:
-            raise ValueError(f"layer {i} has norms {sorted(unknown)} that the table for {model.config.model_type!r} does not list ({sorted(table)})")
-        for name, consumers in table.items():
-            if name not in found:
-                continue
-            full = f"{prefix}layers.{i}.{name}"
-            if consumers is None:
-                reason = "QK-norm: read by RoPE and the attention dot product, not a linear map" if "q_norm" in name or "k_norm" in name else "post-sublayer norm: added to the residual stream, not read by a linear map"
-                out.append(NormInfo(full, "output", (), reason))
-            else:
-                out.append(NormInfo(full, "input", tuple(f"{prefix}layers.{i}.{c}" for c in consumers), "Pre-Norm: read only by linear maps, so γ folds into them"))
-    head = "lm_head"
-    if _is_tied(model):
-        out.append(NormInfo(f"{prefix}norm", "output", (head,), "final norm with a tied unembedding: folding γ would change the input embedding too, so γ carries expressivity"))
-    else:
-        out.append(NormInfo(f"{prefix}norm", "input", (head,), "final norm read by an untied unembedding: γ folds into W_U"))
-    return out
-
-
-# --------------------------------------------------------------------------------------- surgery
-_OFFSET_BY_TYPE: dict[type, bool] = {}
-
-
-@torch.no_grad()
-def stores_offset(norm: nn.Module) -> bool:
-    """Does this norm store γ as ``1 + w`` (Gemma, Qwen3-Next, …)? Found by behaviour, not by name:
-    with ``w = 0`` such a norm is the plain normalisation, a ``γ = w`` norm outputs zeros."""
-    kind = type(norm)
-    if kind not in _OFFSET_BY_TYPE:
-        if not hasattr(norm, "weight"):
-            raise ValueError(f"{kind.__name__} has no weight; only RMSNorm-style layers are supported")
-        bias = getattr(norm, "bias", None) if isinstance(getattr(norm, "bias", None), torch.Tensor) else None
-        saved = norm.weight.detach().clone(), None if bias is None else bias.detach().clone()
-        try:  # a LayerNorm's bias would otherwise pass through a zero weight
-            norm.weight.zero_()
-            if bias is not None:
-                bias.zero_()
-            x = torch.randn(2, norm.weight.shape[-1], dtype=norm.weight.dtype, device=norm.weight.device)
-            out = norm(x)
-        finally:
-            norm.weight.copy_(saved[0])
-            if bias is not None:
-                bias.copy_(saved[1])
-        _OFFSET_BY_TYPE[kind] = bool(out.float().abs().max() > 1e-3)
-    return _OFFSET_BY_TYPE[kind]
-
-
-def _gamma_of(norm: nn.Module) -> torch.Tensor:
-    """The effective γ of a stock transformers RMSNorm (a ``(1 + w)`` storage included, see :func:`stores_offset`)."""
-    if not hasattr(norm, "weight"):
-        raise ValueError(f"{type(norm).__name__} has no weight; only RMSNorm-style layers are supported")
-    w = norm.weight.detach().float()
-    return 1 + w if stores_offset(norm) else w.clone()
-
-
-def _eps(norm: nn.Module) -> float:
-    for attr in ("variance_epsilon", "eps"):
-        if hasattr(norm, attr):
-            return float(getattr(norm, attr))
-    raise ValueError(f"cannot find the epsilon of {type(norm).__name__}")
-
-
-def _set(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)
-
-
 @dataclass(frozen=True)
 class NormVariant:
     """How every γ of a model is parameterised. ``NormVariant()`` is the stock model.
@@ -332,7 +198,7 @@ def apply_variant(model: nn.Module, variant: NormVariant | dict | None = None, *
     unless γ was already 1 — as it is at initialisation). Returns ``model`` (with ``model.norm_variant`` set).
     """
     variant = NormVariant(**kw) if variant is None else (NormVariant(**variant) if isinstance(variant, dict) else variant)
-    model = _unwrap(model)
+    model = unwrap(model)
     if getattr(model, "norm_variant", NormVariant()) != NormVariant():
         raise ValueError(f"model already has the norm variant {model.norm_variant}; apply variants to a stock model")
     infos = classify_norms(model)  # validates the architecture
@@ -341,8 +207,8 @@ def apply_variant(model: nn.Module, variant: NormVariant | dict | None = None, *
         return model  # the stock model: nothing to change
     for info in infos:  # check everything before changing anything
         if info.role == "input" and info.followed_by != ("lm_head",) and (variant.hg or variant.placement != "none"):
-            _linear_consumers(model, info, f"NormVariant(hg={variant.hg}, placement={variant.placement!r})")
-            fused = [n for n in info.followed_by if n.endswith(_FUSED)]
+            linear_consumers(model, info, f"NormVariant(hg={variant.hg}, placement={variant.placement!r})")
+            fused = [n for n in info.followed_by if n.endswith(FUSED)]
             if variant.hg and fused:
                 raise ValueError(f"HG gives each branch (q, k, v; gate, up) its own γ, but {model.config.model_type} fuses them into {fused}; "
                                  "use hg=False here (OR, ER and DP/DNP work)")
@@ -350,17 +216,17 @@ def apply_variant(model: nn.Module, variant: NormVariant | dict | None = None, *
     with torch.no_grad():
         for info in infos:
             norm = model.get_submodule(info.name)
-            gamma, dim, eps = _gamma_of(norm), _gamma_of(norm).numel(), _eps(norm)
+            gamma, dim, eps = gamma_of(norm), gamma_of(norm).numel(), norm_eps(norm)
             branch = variant.hg and info.role == "input" and info.followed_by != ("lm_head",)
             placed = variant.placement != "none" and info.role == "input" and info.followed_by != ("lm_head",)
-            _set(model, info.name, ScaledNorm(dim, eps, None if branch else ScaleVector(dim, variant.gamma, info.role, gamma)))
+            set_module(model, info.name, ScaledNorm(dim, eps, None if branch else ScaleVector(dim, variant.gamma, info.role, gamma)))
             if not (branch or placed):
                 continue
             for lin_name in info.followed_by:
                 lin = model.get_submodule(lin_name)
                 v = ScaleVector(dim, variant.gamma, "input", gamma) if branch else None
                 u = ScaleVector(lin.out_features, variant.gamma, "output") if placed else None
-                _set(model, lin_name, BranchLinear(lin, v, u, mid_norm=variant.placement == "dnp", eps=eps))
+                set_module(model, lin_name, BranchLinear(lin, v, u, mid_norm=variant.placement == "dnp", eps=eps))
     return model
 
 
@@ -370,18 +236,18 @@ def fold_gamma(model: nn.Module) -> nn.Module:
     The function is unchanged (logits equal to float precision): the expressivity claim. With a tied
     unembedding the final norm is an Output-Norm and is left alone. Works on stock models.
     """
-    model = _unwrap(model)
+    model = unwrap(model)
     if getattr(model, "norm_variant", NormVariant()) != NormVariant():
         raise ValueError(f"fold_gamma works on stock models; this one has the norm variant {model.norm_variant}")
     infos = [i for i in classify_norms(model) if i.role == "input"]
-    consumers = {i.name: _linear_consumers(model, i, "fold_gamma") for i in infos}  # every check before the first change
+    consumers = {i.name: linear_consumers(model, i, "fold_gamma") for i in infos}  # every check before the first change
     with torch.no_grad():
         for info in infos:
             norm = model.get_submodule(info.name)
-            gamma = _gamma_of(norm)
+            gamma = gamma_of(norm)
             for _, lin in consumers[info.name]:
                 lin.weight.mul_(gamma.to(lin.weight.dtype)[None, :])
-            norm.weight.fill_(0.0 if type(norm).__name__.startswith("Gemma") else 1.0)
+            norm.weight.fill_(identity_weight(norm))
     return model
 
 
@@ -392,7 +258,7 @@ def reset_gamma(model: nn.Module, which: str = "all") -> nn.Module:
     """
     if which not in ("all", "input", "output"):
         raise ValueError(f"unknown selection {which!r}; valid choices are 'all', 'input', 'output'")
-    model = _unwrap(model)
+    model = unwrap(model)
     with torch.no_grad():
         for info in classify_norms(model):
             if which != "all" and info.role != which:
@@ -400,14 +266,14 @@ def reset_gamma(model: nn.Module, which: str = "all") -> nn.Module:
             norm = model.get_submodule(info.name)
             if isinstance(norm, ScaledNorm):
                 raise ValueError("reset_gamma works on stock norms; re-parameterised models store γ in ScaleVectors")
-            norm.weight.fill_(0.0 if type(norm).__name__.startswith("Gemma") else 1.0)
+            norm.weight.fill_(identity_weight(norm))
     return model
 
 
 # --------------------------------------------------------------------------------------- optimisation
 def gamma_parameters(model: nn.Module) -> dict[str, tuple[nn.Parameter, str]]:
     """Every scale-vector parameter, by name, with its role (``"input"`` / ``"output"``)."""
-    model = _unwrap(model)
+    model = unwrap(model)
     out = {}
     if any(isinstance(m, ScaleVector) for m in model.modules()):
         for mname, m in model.named_modules():
@@ -422,7 +288,7 @@ def gamma_parameters(model: nn.Module) -> dict[str, tuple[nn.Parameter, str]]:
 
 def count_gamma_parameters(model: nn.Module) -> tuple[int, int]:
     """(number of γ parameters, number of all parameters)."""
-    return sum(p.numel() for p, _ in gamma_parameters(model).values()), sum(p.numel() for p in _unwrap(model).parameters())
+    return sum(p.numel() for p, _ in gamma_parameters(model).values()), sum(p.numel() for p in unwrap(model).parameters())
 
 
 def param_groups(model: nn.Module, weight_decay: float, rule: str = "iwd", gamma_decay: float | None = None) -> list[dict]:
@@ -435,7 +301,7 @@ def param_groups(model: nn.Module, weight_decay: float, rule: str = "iwd", gamma
     """
     if rule not in WD_RULES:
         raise ValueError(f"unknown weight-decay rule {rule!r}; valid rules are {WD_RULES}")
-    model = _unwrap(model)
+    model = unwrap(model)
     named = gamma_parameters(model)
     gammas = {id(p): role for p, role in named.values()}
     qk = {id(p) for name, (p, _) in named.items() if re.search(r"(^|\.)(q_norm|k_norm)(\.|$)", name)}
@@ -463,7 +329,7 @@ def save_model(model: nn.Module, directory: str | Path) -> Path:
     """safetensors weights + JSON (transformers config and norm variant); no pickle."""
     from safetensors.torch import save_file
 
-    model = _unwrap(model)
+    model = unwrap(model)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
@@ -489,7 +355,7 @@ def load_model(directory: str | Path) -> nn.Module:
     model = cls(config)
     apply_variant(model, NormVariant(**meta["norm_variant"]))
     missing, unexpected = model.load_state_dict(load_file(directory / "model.safetensors"), strict=False)
-    missing = [k for k in missing if not k.endswith("lm_head.weight") or not _is_tied(model)]
+    missing = [k for k in missing if not k.endswith("lm_head.weight") or not is_tied(model)]
     if missing or unexpected:
         raise ValueError(f"checkpoint does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
     if getattr(model.config, "tie_word_embeddings", False):
@@ -517,12 +383,12 @@ class gamma_reset:
         self.model, self.names, self.to, self.saved = model, list(names), to, {}
 
     def __enter__(self):
-        from scale_lib.norms.gamma import _gamma_of, stores_offset
+        from scale_lib.norms.gamma import gamma_of, stores_offset
 
         with torch.no_grad():
             for n in self.names:
                 norm = self.model.get_submodule(n)
-                target = 1.0 if self.to == "one" else float(_gamma_of(norm).mean())  # in effective-γ units
+                target = 1.0 if self.to == "one" else float(gamma_of(norm).mean())  # in effective-γ units
                 w = norm.weight
                 self.saved[n] = w.detach().clone()
                 w.fill_(target - 1.0 if stores_offset(norm) else target)  # a (1 + w) norm stores γ − 1

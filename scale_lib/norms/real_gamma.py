@@ -50,11 +50,11 @@ def gamma_table(model: nn.Module):
     statistics of its γ (mean, sd, min, max, mean |γ − 1|)."""
     import pandas as pd
 
-    from scale_lib.norms.gamma import _gamma_of, classify_norms
+    from scale_lib.norms.gamma import classify_norms, gamma_of
 
     rows = []
     for info in classify_norms(model):
-        g = _gamma_of(model.get_submodule(info.name)).detach().float()
+        g = gamma_of(model.get_submodule(info.name)).detach().float()
         parts = info.name.split(".")
         layer = next((int(p) for p in parts if p.isdigit()), -1)
         rows.append(dict(name=info.name, layer=layer, kind=parts[-1], role=info.role, mean=float(g.mean()), sd=float(g.std()),

@@ -38,6 +38,7 @@ from torch import nn
 from scale_lib.core.arch import freeze
 from scale_lib.core.schedules import batch_schedule
 from scale_lib.core.scoring import option_scores
+from scale_lib.core.training import fit
 from scale_lib.scaling.adapter import ScAle, ScAleConfig, train_scale
 from scale_lib.scaling.baselines import BASELINES, AnswerBias, make_baseline
 
@@ -58,7 +59,7 @@ def _check_answers(batch) -> None:
         raise ValueError(f"row {bad}: its answer token {int(batch.labels[bad])} is not among its options {batch.option_ids[bad].tolist()}")
 
 
-def _class_scores(class_logits: torch.Tensor, option_ids: torch.Tensor, vocab: torch.Tensor) -> torch.Tensor:
+def class_scores(class_logits: torch.Tensor, option_ids: torch.Tensor, vocab: torch.Tensor) -> torch.Tensor:
     """Scores of each row's options from a probe over the answer vocabulary (``-inf`` for padding and unseen words)."""
     match = option_ids[..., None] == vocab  # (rows, options, classes)
     picked = (class_logits[:, None, :] * match).sum(-1)
@@ -66,7 +67,7 @@ def _class_scores(class_logits: torch.Tensor, option_ids: torch.Tensor, vocab: t
 
 
 @torch.no_grad()
-def _frozen_last_logits(model: nn.Module, batch, batch_size: int = 64) -> torch.Tensor:
+def frozen_last_logits(model: nn.Module, batch, batch_size: int = 64) -> torch.Tensor:
     return torch.cat([model(**batch.inputs(slice(i, i + batch_size)), logits_to_keep=1).logits[:, -1]
                       for i in range(0, len(batch), batch_size)])
 
@@ -90,7 +91,7 @@ class Adapted:
             rows = slice(start, start + batch_size)
             inputs = batch.inputs(rows)
             if self.method == "linear_probe":
-                scores = _class_scores(self.module(**inputs), batch.option_ids[rows], self.answer_vocab)
+                scores = class_scores(self.module(**inputs), batch.option_ids[rows], self.answer_vocab)
             elif self.method == "calibration":
                 scores = option_scores(self.module(**inputs), batch.option_ids[rows])
             elif self.method == "scale":
@@ -131,7 +132,6 @@ def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float |
     the frozen model's ``(last-token logits, last hidden states)`` on ``train``, when the caller has
     them already (``"calibration"`` and ``"linear_probe"`` read only these; otherwise they are computed here).
     """
-    from tqdm.auto import tqdm
 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods are {METHODS}")
@@ -159,15 +159,9 @@ def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float |
         _check_answers(train)
         bias = AnswerBias(model, torch.unique(train.option_ids[train.option_ids >= 0]))
         # the model does not change: its logits are computed once (or passed in)
-        frozen = _frozen_last_logits(model, train) if frozen_outputs is None else frozen_outputs[0]
-        opt = torch.optim.Adam(bias.parameters(), lr=lr)
-        losses = []
-        for rows in tqdm(schedule, desc="calibration", disable=not progress, leave=False):
-            loss = nn.functional.cross_entropy(bias.add_bias(frozen[rows]), train.labels[rows])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
+        frozen = frozen_last_logits(model, train) if frozen_outputs is None else frozen_outputs[0]
+        losses = fit(bias.parameters(), schedule, lambda rows: nn.functional.cross_entropy(bias.add_bias(frozen[rows]), train.labels[rows]),
+                     lr=lr, desc="calibration", progress=progress)
         return Adapted(method, bias, bias.bias.numel(), time.perf_counter() - start, losses)
     if method == "linear_probe":
         _check_answers(train)
@@ -179,30 +173,20 @@ def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float |
             with torch.no_grad():  # the backbone is frozen: its features are computed once, not every step
                 feats = torch.cat([model(**train.inputs(slice(i, i + 256)), output_hidden_states=True).hidden_states[-1][:, -1]
                                    for i in range(0, len(train), 256)]).float()
-        opt = torch.optim.Adam(probe.head.parameters(), lr=lr)
-        losses = []
-        for rows in tqdm(schedule, desc="linear probe", disable=not progress, leave=False):
-            logits = _class_scores(probe.head(feats[rows]), train.option_ids[rows], vocab)
-            loss = nn.functional.cross_entropy(logits, (train.option_ids[rows] == train.labels[rows, None]).float().argmax(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
+
+        def probe_loss(rows):
+            logits = class_scores(probe.head(feats[rows]), train.option_ids[rows], vocab)
+            return nn.functional.cross_entropy(logits, (train.option_ids[rows] == train.labels[rows, None]).float().argmax(-1))
+
+        losses = fit(probe.head.parameters(), schedule, probe_loss, lr=lr, desc="linear probe", progress=progress)
         return Adapted(method, probe, sum(p.numel() for p in probe.head.parameters()), time.perf_counter() - start, losses, vocab)
     with warnings.catch_warnings():  # peft calls a transformers method that v5 deprecates; nothing for the reader to do
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         module, n_params = make_baseline(copy.deepcopy(model), method)
-    params = [p for p in module.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    losses = []
     module.train()
-    for rows in tqdm(schedule, desc=method, disable=not progress, leave=False):
-        logits = module(**train.inputs(rows), logits_to_keep=1).logits[:, -1]
-        loss = nn.functional.cross_entropy(logits, train.labels[rows])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = fit([p for p in module.parameters() if p.requires_grad], schedule,
+                 lambda rows: nn.functional.cross_entropy(module(**train.inputs(rows), logits_to_keep=1).logits[:, -1], train.labels[rows]),
+                 lr=lr, desc=method, progress=progress)
     module.eval()
     return Adapted(method, module, n_params, time.perf_counter() - start, losses)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -37,6 +37,7 @@ from scale_lib.core.prefix import (
     select_rows,
 )
 from scale_lib.core.schedules import batch_schedule
+from scale_lib.core.training import fit
 
 __all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup", "scale_step",
            "select_rows", "n_rows"]
@@ -51,6 +52,8 @@ class ScAleConfig:
         heads: one coefficient per attention head of each chosen layer.
         mlp: one coefficient for the MLP output of each chosen layer.
         bound: ``(lo, hi)``; ``s = lo + (hi − lo)·sigmoid(θ)``, which must contain 1.
+        positions: where the coefficients act — ``"last"`` (the last real token of each row: ScAle, and
+            what makes the prefix cache valid) or ``"all"`` (every position, for comparison).
     """
 
     layers: list[int] | None = None
@@ -58,7 +61,6 @@ class ScAleConfig:
     mlp: bool = True
     bound: tuple[float, float] = (0.0, 2.0)
     positions: str = "last"
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         lo, hi = self.bound
@@ -211,6 +213,7 @@ class ScAle(nn.Module):
             diff = {k: (saved[k], here[k]) for k in saved if saved[k] != here.get(k)}
             raise ValueError(f"adapter in {directory} was saved for {saved}; this model is {here} (saved vs this: {diff})")
         cfg["bound"] = tuple(cfg["bound"])
+        cfg.pop("extra", None)  # an unused field of scale_lib 0.1's config, no longer written
         adapter = cls(model, ScAleConfig(**cfg), layout=layout)
         adapter.load_state_dict(load_file(directory / "adapter_model.safetensors"))
         return adapter
@@ -241,10 +244,9 @@ def cache_check(adapter: ScAle, inputs: dict, labels: torch.Tensor) -> dict[str,
     Both paths should agree to float precision (the tests require ≤ 1e-5 on tiny models); the
     adapter's coefficients are left as they are and its gradients cleared.
     """
-    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
     plain = scale_step(adapter, inputs, labels)
     g_plain = [p.grad.clone() for p in adapter.parameters()]
-    cached = scale_step(adapter, inputs, labels, prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], causal=adapter.map.causal, **extra))
+    cached = scale_step(adapter, inputs, labels, prefix_cache(adapter.model, inputs, causal=adapter.map.causal))
     grad = max(float((a - p.grad).abs().max()) for a, p in zip(g_plain, adapter.parameters()))
     scale = max(float(a.abs().max()) for a in g_plain)
     adapter.zero_grad(set_to_none=True)
@@ -259,8 +261,7 @@ def cached_step_speedup(adapter: ScAle, inputs: dict, labels: torch.Tensor, *, r
     import statistics
     import time
 
-    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-    cache = prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], causal=adapter.map.causal, **extra)
+    cache = prefix_cache(adapter.model, inputs, causal=adapter.map.causal)
     times = {"plain": [], "cached": []}
     for r in range(repeats + 1):  # the first round warms up and is not counted
         # the cached step is cheap and, right after a large plain step, noisy (caches, allocator): time it 3 times per round
@@ -304,7 +305,6 @@ def train_scale(
     to score checkpoints of one run on validation data (Adam at a constant rate: the first 150 steps
     of a 300-step run are a 150-step run).
     """
-    from tqdm.auto import tqdm
 
     if cache not in ("auto", "reuse", "recompute", "off"):
         raise ValueError(f"unknown cache mode {cache!r}; valid: 'auto', 'reuse', 'recompute', 'off'")
@@ -315,20 +315,19 @@ def train_scale(
     schedule = batch_schedule(n, batch_size, steps, seed)
     if cache == "auto":
         cache = "reuse" if adapter.map.causal else "off"
-    opt = torch.optim.Adam(adapter.parameters(), lr=lr)
     caches: dict[int, object] = {}
     used_bytes = 0
-    losses = []
-    for rows in tqdm(schedule, desc="ScAle", disable=not progress, leave=False):
+
+    def loss_of(rows):
+        nonlocal used_bytes
         key = int(rows[0]) * 1_000_003 + len(rows)  # minibatches keep their rows across epochs (see batch_schedule)
         sub = select_rows(inputs, rows)
-        extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
         past = None
         if cache != "off":  # the prefix is the frozen model's: built outside the hooks (see prefix_cache)
             if cache == "reuse" and key in caches:
                 past = caches[key]
             else:
-                past = prefix_cache(model, sub["input_ids"], sub["attention_mask"], causal=adapter.map.causal, **extra)
+                past = prefix_cache(model, sub, causal=adapter.map.causal)
                 size = _cache_bytes(past)
                 if cache == "reuse" and used_bytes + size <= max_cache_mb * 2**20:
                     caches[key] = past
@@ -338,12 +337,11 @@ def train_scale(
                 logits = model(**sub).logits[:, -1]
             else:
                 logits = last_token_logits(model, past, sub["input_ids"], sub["attention_mask"])
-        loss = torch.nn.functional.cross_entropy(logits, labels[rows])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+        return torch.nn.functional.cross_entropy(logits, labels[rows])
+
+    def after(step):
         if on_step is not None:
             with torch.no_grad():
-                on_step(len(losses))
-    return losses
+                on_step(step)
+
+    return fit(adapter.parameters(), schedule, loss_of, lr=lr, on_step=after, desc="ScAle", progress=progress)

@@ -85,8 +85,7 @@ class LastTokenLoRA(nn.Module):
         """Last-position logits ``(batch, vocab)``: the prefix with LoRA off, the last token with it on."""
         from scale_lib.core.prefix import last_token_logits, prefix_cache
 
-        extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-        cache = prefix_cache(self.model, inputs["input_ids"], inputs["attention_mask"], causal=self.map.causal, **extra)
+        cache = prefix_cache(self.model, inputs, causal=self.map.causal)
         with self.applied():
             return last_token_logits(self.model, cache, inputs["input_ids"], inputs["attention_mask"])
 

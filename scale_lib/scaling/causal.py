@@ -85,8 +85,7 @@ def correct(adapter, batch, *, cached: bool = True, batch_size: int = 256) -> to
         rows = slice(start, start + batch_size)
         inputs = batch.inputs(rows)
         if cached:
-            extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-            past = prefix_cache(model, inputs["input_ids"], inputs["attention_mask"], causal=True, **extra)
+            past = prefix_cache(model, inputs, causal=True)
             with adapter.applied():
                 logits = last_token_logits(model, past, inputs["input_ids"], inputs["attention_mask"], reuse=False)
         else:

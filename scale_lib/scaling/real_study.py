@@ -121,7 +121,7 @@ class Scorer:
     def option_logits(self, method: str, trained) -> torch.Tensor:
         """``(items, options)`` scores of ``method`` (``trained``: what :func:`train_method` returned; ``None`` for frozen)."""
         from scale_lib.core.scoring import option_scores
-        from scale_lib.scaling.adapt import _class_scores
+        from scale_lib.scaling.adapt import class_scores
 
         ids = self.batch.option_ids
         if method == "frozen":
@@ -133,7 +133,7 @@ class Scorer:
                 return trained(option_scores(self.frozen_logits, ids), self.present, self.count)
         if method == "linear_probe":
             with torch.no_grad():
-                return _class_scores(trained.module.head(self.features), ids, trained.answer_vocab)
+                return class_scores(trained.module.head(self.features), ids, trained.answer_vocab)
         if method in ("scale", "lora_r1_last"):
             return option_scores(self.cache.logits(adapter=trained.module), ids)
         if method == "lora_r1":
@@ -150,14 +150,14 @@ def train_method(model: nn.Module, method: str, train, *, lr: float, steps: int,
     ``frozen``: :func:`frozen_outputs` of ``train`` (calibration, the biases and the probe read only
     these; computed here when not given — pass them when several methods share one training set)."""
     from scale_lib.core.scoring import option_scores
-    from scale_lib.scaling.adapt import _frozen_last_logits, adapt
+    from scale_lib.scaling.adapt import adapt, frozen_last_logits
 
     if method not in ALL_METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods are {ALL_METHODS}")
     if method == "frozen":
         return None
     if method in ("presence_bias", "frequency_bias"):
-        logits = _frozen_last_logits(model, train) if frozen is None else frozen[0]
+        logits = frozen_last_logits(model, train) if frozen is None else frozen[0]
         return fit_context_bias(method.split("_")[0], option_scores(logits, train.option_ids), train.items,
                                 steps=steps, lr=lr, batch_size=batch_size, seed=seed)
     return adapt(model, method, train, steps=steps, lr=lr, batch_size=batch_size, seed=seed, progress=False,

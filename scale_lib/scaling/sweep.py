@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from scale_lib.core.arch import model_map
 from scale_lib.core.hooks import Site, parse_site, scaled
 from scale_lib.core.prefix import last_token_logits, n_rows, prefix_cache, select_rows
 from scale_lib.core.scoring import answer_predictions, option_scores
@@ -52,15 +53,15 @@ def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_si
         raise ValueError(f"inputs have {n_rows(inputs)} rows but labels has {n}")
     if groups is not None and len(groups) != n:
         raise ValueError(f"groups has {len(groups)} entries but there are {n} rows")
+    mmap = model_map(model)  # built once: every setting below reuses it
     settings: list[tuple[Site | None, float]] = [(None, 1.0)] + [(s, float(x)) for s in sites for x in scales]
     correct = {k: torch.zeros(n, dtype=torch.bool) for k in range(len(settings))}
     for rows in tqdm(_chunks(n, batch_size), desc="sweep", disable=not progress, leave=False):
         sub = select_rows(inputs, rows)
-        extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
         opts = option_ids[rows] if option_ids is not None else None
-        cache = prefix_cache(model, sub["input_ids"], sub["attention_mask"], **extra) if cached else None
+        cache = prefix_cache(model, sub, causal=mmap.causal) if cached else None
         for k, (site, scale) in enumerate(settings):
-            with scaled(model, {} if site is None else {site: scale}):
+            with scaled(model, {} if site is None else {site: scale}, mmap=mmap):
                 logits = last_token_logits(model, cache, sub["input_ids"], sub["attention_mask"]) if cached else model(**sub).logits[:, -1]
             correct[k][rows] = answer_predictions(logits, opts) == labels[rows]
     records = [dict(site="none" if s is None else str(s), scale=x, correct=correct[k].numpy()) for k, (s, x) in enumerate(settings)]
@@ -100,6 +101,7 @@ class PromptCache:
 
     def __init__(self, model: nn.Module, inputs: dict, *, option_ids: torch.Tensor | None = None, batch_size: int = 64, progress: bool = True):
         self.model, self.option_ids = model, option_ids
+        self.map = model_map(model)  # built once: every call of logits() reuses it
         self.n = n = n_rows(inputs)
         if option_ids is not None and len(option_ids) != n:
             raise ValueError(f"option_ids has {len(option_ids)} rows but inputs have {n}")
@@ -108,8 +110,7 @@ class PromptCache:
         with torch.no_grad():
             for rows in tqdm(self.chunks, desc="prefix caches", disable=not progress, leave=False):
                 sub = select_rows(inputs, rows)
-                extra = {name: v for name, v in sub.items() if name not in ("input_ids", "attention_mask")}
-                self.caches.append(prefix_cache(model, sub["input_ids"], sub["attention_mask"], **extra))
+                self.caches.append(prefix_cache(model, sub, causal=self.map.causal))
                 self.rows.append({k: sub[k] for k in ("input_ids", "attention_mask")})
 
     def __len__(self) -> int:
@@ -127,7 +128,7 @@ class PromptCache:
             raise ValueError("pass scales or adapter, not both")
         out = []
         model = self.model if adapter is None else adapter.model
-        with (scaled(self.model, scales or {}) if adapter is None else adapter.applied()):
+        with (scaled(self.model, scales or {}, mmap=self.map) if adapter is None else adapter.applied()):
             for sub, cache in zip(self.rows, self.caches):
                 out.append(last_token_logits(model, cache, sub["input_ids"], sub["attention_mask"]))
         return torch.cat(out)

@@ -24,8 +24,7 @@ def cached_step(adapter, inputs: dict, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy at the last position through a prefix cache, backward to the adapter; returns the logits."""
     from scale_lib.core.prefix import last_token_logits, prefix_cache
 
-    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}  # e.g. pixel_values: the image is in the prefix
-    cache = prefix_cache(adapter.model, inputs["input_ids"], inputs["attention_mask"], **extra)  # outside the hooks: the frozen prefix
+    cache = prefix_cache(adapter.model, inputs)  # outside the hooks: the frozen prefix (a VLM's image is in it)
     with adapter.applied():
         logits = last_token_logits(adapter.model, cache, inputs["input_ids"], inputs["attention_mask"])
     torch.nn.functional.cross_entropy(logits, labels).backward()

@@ -4,7 +4,6 @@ strict and lenient scorers, images at any size, and a loader for the real datase
 """
 
 from .checker import check_items, derive_answer, text_determines_answer, validate_items
-from .gallery import gallery_figure
 from .generate import (
     DEVIATIONS,
     FIDELITIES,
@@ -41,3 +40,11 @@ __all__ = [
     "strict_letter", "score_strict", "lenient_choice", "score_lenient", "load_spatialeval",
     "exact_answer", "score_exact", "majority_rate", "FIDELITIES", "DEVIATIONS", "answerable", "split_key", "PROMPT_STYLES",
 ]
+
+
+def __getattr__(name):
+    if name == "gallery_figure":  # a matplotlib figure: imported on first use, so the data need no plotting stack
+        from .gallery import gallery_figure
+
+        return gallery_figure
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

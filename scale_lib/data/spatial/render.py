@@ -8,7 +8,6 @@ names; large cells (real VLMs) add the name as text, as SpatialEval's images do.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from .generate import ANIMALS, PLACES
 
@@ -44,7 +43,10 @@ def _icon(name: str, colour: str, cell: int) -> np.ndarray:
 
 
 def _label(img: np.ndarray, text: str, top: int, left: int, cell: int) -> np.ndarray:
-    from PIL import ImageFont
+    try:  # only large cells carry text labels: the tiny testbed's images need no Pillow
+        from PIL import Image, ImageDraw, ImageFont
+    except ImportError as e:
+        raise ImportError("labelled images (cells of 32 px and more) are drawn with Pillow: pip install 'scale_lib[images]'") from e
 
     pil = Image.fromarray(img)
     font = ImageFont.load_default(size=max(10, cell // 5))  # readable at 64-px cells and above

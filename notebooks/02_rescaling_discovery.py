@@ -56,7 +56,7 @@ if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothi
     import subprocess
 
     subprocess.run(["git", "clone", "--depth", "1", "https://github.com/scale-lib/scale_lib", "/content/scale_lib"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib[minilm]"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib[notebooks,minilm]"], check=True)
     sys.path.insert(0, "/content/scale_lib")
     os.chdir("/content/scale_lib/notebooks")
 
@@ -102,7 +102,7 @@ groups = [i.kind for i in items]
 mm = sl.model_map(model)
 print(mm.describe())
 print(f"{len(items)} items: " + ", ".join(f"{k} {groups.count(k)}" for k in sorted(set(groups))))
-base = testbed.evaluate(model, batch, tok)
+base = testbed.evaluate(model, batch)
 print(f"unscaled accuracy: spatial {base['spatial']:.3f}, non-spatial {base['nonspatial']:.3f}")
 
 # %% [markdown]

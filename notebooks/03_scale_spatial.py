@@ -89,7 +89,7 @@ if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothi
     import subprocess
 
     subprocess.run(["git", "clone", "--depth", "1", "https://github.com/scale-lib/scale_lib", "/content/scale_lib"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib[notebooks]"], check=True)
     sys.path.insert(0, "/content/scale_lib")
     os.chdir("/content/scale_lib/notebooks")
 
@@ -204,9 +204,9 @@ trained_on = pd.DataFrame({"frozen": frozen_acc, "ScAle, spatial items only": sp
                            "ScAle, spatial + non-spatial": mixed.accuracy(test)}).T[["spatial", "nonspatial"]]
 print(trained_on.round(3).to_string())
 print("the paper's protocol (spatial items only) is the middle row: it costs non-spatial accuracy here; the book's protocol is the last row")
-fig, ax = plt.subplots(figsize=(6, 2.8))
+fig, ax = plt.subplots(figsize=(6.5, 3.4))
 ax.plot(pd.Series(mixed.losses).rolling(10, min_periods=1).mean(), color=sl.PALETTE[0])
-ax.set(xlabel="step", ylabel="cross-entropy of the answer token\n(rolling mean of 10 steps)",
+ax.set(xlabel="step", ylabel="answer-token cross-entropy\n(rolling mean, 10 steps)",
        title=f"ScAle on spatial + non-spatial items, {mixed.n_params} coefficients: {mixed.seconds:.1f} s of training")
 sl.save_figure(fig, NB, "scale_loss")
 plt.show()

@@ -52,7 +52,7 @@ if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothi
     import subprocess
 
     subprocess.run(["git", "clone", "--depth", "1", "https://github.com/scale-lib/scale_lib", "/content/scale_lib"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib[notebooks]"], check=True)
     sys.path.insert(0, "/content/scale_lib")
     os.chdir("/content/scale_lib/notebooks")
 
@@ -84,14 +84,14 @@ print("fast mode" if FAST else "full mode")
 # $$ W\,(\gamma \odot n) \;=\; (W\,\mathrm{diag}\,\gamma)\; n .$$
 #
 # Any function computed *with* γ is computed *without* it by the matrix $W' = W\,\mathrm{diag}\,\gamma$
-# (`toys.fold_gamma`). So γ cannot be needed for what the network represents — if it matters, it
+# (`toys.fold_into_weight`). So γ cannot be needed for what the network represents — if it matters, it
 # matters for how the network *learns*.
 
 # %%
 gen = torch.Generator().manual_seed(0)
 x, gamma, W = torch.randn(64, 32, generator=gen, dtype=D), torch.rand(32, generator=gen, dtype=D) * 2, torch.randn(16, 32, generator=gen, dtype=D)
 n = toys.rms_normalize(x)
-fold_err = ((gamma * n) @ W.T - n @ toys.fold_gamma(gamma, W).T).abs().max().item()
+fold_err = ((gamma * n) @ W.T - n @ toys.fold_into_weight(gamma, W).T).abs().max().item()
 print(f"max |W(γ⊙n) − (W diag γ) n| = {fold_err:.1e}")
 
 # %% [markdown]
@@ -124,14 +124,14 @@ precond_err = ((velocity - toys.theta_velocity(g0, W0, grad_theta)).abs().max() 
 
 def flow_field(y):
     g, w = y[:8].clone().requires_grad_(True), y[8:].view(5, 8).clone().requires_grad_(True)
-    dg, dw = torch.autograd.grad(lsq(toys.fold_gamma(g, w)), (g, w))
+    dg, dw = torch.autograd.grad(lsq(toys.fold_into_weight(g, w)), (g, w))
     return -torch.cat([dg, dw.flatten()])
 
 
 path = toys.rk4(flow_field, torch.cat([g0, W0.flatten()]), t_end=1.0, steps=2000)  # RK4 error ~ h⁴: keep h small in both modes
 balance = torch.stack([toys.balancedness(p[:8], p[8:].view(5, 8)) for p in path])
 conservation_drift = (balance - balance[0]).abs().max().item()
-loss_path = torch.stack([lsq(toys.fold_gamma(p[:8], p[8:].view(5, 8))) for p in path])
+loss_path = torch.stack([lsq(toys.fold_into_weight(p[:8], p[8:].view(5, 8))) for p in path])
 print(f"preconditioner formula vs autograd: max relative error {precond_err:.1e}")
 print(f"balancedness drift along the flow: {conservation_drift:.1e} (loss {loss_path[0]:.1f} -> {loss_path[-1]:.1f})")
 

@@ -64,7 +64,7 @@ if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothi
     import subprocess
 
     subprocess.run(["git", "clone", "--depth", "1", "https://github.com/scale-lib/scale_lib", "/content/scale_lib"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib[notebooks]"], check=True)
     sys.path.insert(0, "/content/scale_lib")
     os.chdir("/content/scale_lib/notebooks")
 

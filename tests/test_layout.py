@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "scale_lib"
@@ -114,3 +115,55 @@ def test_old_flat_paths_still_work_and_warn():
 def test_the_command_recorded_in_every_checkpoint_still_runs():
     out = subprocess.run([sys.executable, "-m", "scale_lib.testbed", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and "--seed" in out.stdout, out.stderr[-2000:]
+
+
+def test_the_three_batches_declare_one_interface():
+    from scale_lib.core.batch import PromptBatch, answer_labels, left_pad
+    from scale_lib.data.cloze import ClozeBatch
+    from scale_lib.models.hub_vlm import HubBatch
+    from scale_lib.models.testbed import EncodedBatch
+
+    e = torch.zeros(2, 3, dtype=torch.long)
+    for batch in (EncodedBatch(e, e, torch.zeros(2, 3, 8, 8), e[:, 0], e, [0, 1]), ClozeBatch(e, e, e[:, 0], e, [0, 1]),
+                  HubBatch({"input_ids": e}, e[:, 0], e, [0, 1])):
+        assert isinstance(batch, PromptBatch) and len(batch) == 2
+    ids, mask = left_pad([[5, 6], [7], []], pad_id=0)
+    assert ids.tolist() == [[5, 6], [0, 7], [0, 0]] and mask.tolist() == [[1, 1], [0, 1], [0, 0]]
+    assert answer_labels(torch.tensor([[3, 4], [5, 6]]), [1, 0]).tolist() == [4, 5]
+
+
+def test_every_face_name_is_in_its_modules_all():
+    import importlib
+
+    import scale_lib as sl
+
+    for name, module in sl._LAZY.items():
+        assert name in importlib.import_module(f"scale_lib.{module}").__all__, f"scale_lib.{module}.__all__ lacks {name}"
+    for name in ("LAYOUTS", "freeze", "count_hooks", "trainable_parameters", "register_layout"):
+        assert name in sl.core.arch.__all__, name
+    for name in ("Scaling", "scaled", "parse_site", "active_scalings"):
+        assert name in sl.core.hooks.__all__, name
+    from scale_lib.models import testbed
+
+    assert {"predict", "sincos_2d", "evaluate", "checkpoint_root"} <= set(testbed.__all__)
+
+
+def test_figures_go_where_the_reader_says(monkeypatch, tmp_path):
+    from scale_lib.book import env
+
+    monkeypatch.setenv(env.FIGURES_ENV, str(tmp_path / "mine"))
+    monkeypatch.setenv(env.FAST_ENV, "0")
+    assert env.output_dir("00_x") == tmp_path / "mine" / "00_x" and (tmp_path / "mine" / "00_x").is_dir()
+    monkeypatch.delenv(env.FIGURES_ENV)
+    assert env.figures_root() == ROOT / "figures"  # inside the clone: the committed figures
+
+
+def test_testbeds_are_found_in_the_clone_or_where_the_reader_says(monkeypatch, tmp_path):
+    from scale_lib.models import testbed
+
+    assert testbed.checkpoint_root() == ROOT / "checkpoints" / "tiny_vlm"
+    monkeypatch.setenv(testbed.CHECKPOINTS_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="has no tiny_vlm"):
+        testbed.checkpoint_root()
+    (tmp_path / "tiny_vlm").mkdir()
+    assert testbed.checkpoint_root() == tmp_path / "tiny_vlm"

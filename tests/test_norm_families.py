@@ -115,3 +115,35 @@ def test_stores_offset_is_not_fooled_by_a_layernorm_bias():
         norm.weight.fill_(1.3)
     assert stores_offset(norm) is False
     assert torch.allclose(norm.bias, torch.full((8,), 0.7)) and torch.allclose(norm.weight, torch.full((8,), 1.3))
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma", "gemma2", "gemma3_text"])
+def test_reset_and_fold_mean_gamma_one_on_every_storage(arch):
+    """reset_gamma and fold_gamma write the *effective* γ = 1, whatever the family stores (w or 1 + w):
+    one rule (anatomy.identity_weight), found by behaviour, not by class name."""
+    from scale_lib.norms.anatomy import identity_weight
+    from scale_lib.norms.gamma import classify_norms, fold_gamma, gamma_of, reset_gamma, stores_offset
+
+    def randomised():
+        model = sl.tiny_model(arch).eval()
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "norm" in name and p.dim() == 1:
+                    p.uniform_(-0.4, 0.6)
+        return model
+
+    model = reset_gamma(randomised())
+    for info in classify_norms(model):
+        norm = model.get_submodule(info.name)
+        assert identity_weight(norm) == (0.0 if stores_offset(norm) else 1.0)
+        assert torch.allclose(gamma_of(norm), torch.ones(1)), info.name
+    model = randomised()
+    ids = torch.randint(0, model.config.vocab_size, (2, 10), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+        fold_gamma(model)
+        after = model(input_ids=ids).logits
+    assert torch.allclose(before, after, atol=1e-4), "folding changed the function"
+    for info in classify_norms(model):
+        if info.role == "input":
+            assert torch.allclose(gamma_of(model.get_submodule(info.name)), torch.ones(1)), info.name

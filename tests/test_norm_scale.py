@@ -139,8 +139,8 @@ def test_param_groups_by_role():
 def test_save_load_generate(tmp_path, variant):
     model = ns.apply_variant(_perturbed("qwen3"), variant)
     ids = _ids(model)
-    ns.save_model(model, tmp_path)
-    back = ns.load_model(tmp_path)
+    ns.save_variant_model(model, tmp_path)
+    back = ns.load_variant_model(tmp_path)
     assert back.norm_variant == variant
     with torch.no_grad():
         assert torch.equal(back(ids).logits, model(ids).logits)

@@ -62,7 +62,7 @@ def test_training_lowers_the_loss_and_scaled_hooks_work_on_it(setup):
     batch = testbed.encode_items(items, tok)
     losses = testbed.train_testbed(model, batch, tok, steps=30, batch_size=16, lr=3e-3, progress=False)
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
-    acc = testbed.evaluate(model, batch, tok)
+    acc = testbed.evaluate(model, batch)
     assert 0 <= acc["spatial"] <= 1 and 0 <= acc["nonspatial"] <= 1
     with torch.no_grad(), sl.scaled(model, {"L1.heads": 0.0}):
         scaled_logits = model(**batch.inputs(slice(0, 4))).logits[:, -1]
@@ -99,7 +99,7 @@ def test_shipped_checkpoint_reproduces_its_recorded_accuracy():
     assert record["pretrain_seconds"] < 600
     assert record["tune"] == "attention" and record["tune_lr"] == 3e-3
     items = testbed.testbed_items(record["n_eval_layouts"], "test", seed=record["seed"])
-    acc = testbed.evaluate(model, testbed.encode_items(items, tok), tok)
+    acc = testbed.evaluate(model, testbed.encode_items(items, tok))
     for key in ("spatial", "nonspatial"):
         assert abs(acc[key] - record["after_tuning"][key]) <= 0.01, (key, acc[key], record["after_tuning"][key])
     assert sl.model_map(model).n_heads == 8 and sl.model_map(model).n_layers == 4

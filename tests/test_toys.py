@@ -23,9 +23,9 @@ def test_gamma_folds_into_the_next_linear_map():
     gen = torch.Generator().manual_seed(1)
     x, gamma, weight = torch.randn(7, 6, generator=gen), torch.rand(6, generator=gen), torch.randn(4, 6, generator=gen)
     n = toys.rms_normalize(x)
-    torch.testing.assert_close((gamma * n) @ weight.T, n @ toys.fold_gamma(gamma, weight).T)
+    torch.testing.assert_close((gamma * n) @ weight.T, n @ toys.fold_into_weight(gamma, weight).T)
     with pytest.raises(ValueError, match=r"gamma has shape \(5,\) but weight expects \(6,\)"):
-        toys.fold_gamma(torch.ones(5), weight)
+        toys.fold_into_weight(torch.ones(5), weight)
 
 
 def test_preconditioner_matches_autograd(problem):
@@ -42,7 +42,7 @@ def test_balancedness_is_conserved_by_gradient_flow(problem):
 
     def flow(y):
         g, w = y[:5].clone().requires_grad_(True), y[5:].view(3, 5).clone().requires_grad_(True)
-        dg, dw = torch.autograd.grad(loss(toys.fold_gamma(g, w)), (g, w))
+        dg, dw = torch.autograd.grad(loss(toys.fold_into_weight(g, w)), (g, w))
         return -torch.cat([dg, dw.flatten()])
 
     def drift(steps):
@@ -54,7 +54,7 @@ def test_balancedness_is_conserved_by_gradient_flow(problem):
     fine, path = drift(500)
     # what drift there is, is RK4's own error: it shrinks ~16x when the step halves (4th order)
     assert fine < 1e-5 and coarse / fine > 10
-    assert loss(toys.fold_gamma(path[-1][:5], path[-1][5:].view(3, 5))) < 0.5 * loss(toys.fold_gamma(gamma, weight))
+    assert loss(toys.fold_into_weight(path[-1][:5], path[-1][5:].view(3, 5))) < 0.5 * loss(toys.fold_into_weight(gamma, weight))
 
 
 @pytest.mark.parametrize("gamma0, w0, theta_star", [(1.0, 0.1, 4.0), (1.0, 2.0, 0.5), (1.0, 1.0, 3.0), (0.3, 1.5, -2.0), (2.0, 0.5, 0.0)])

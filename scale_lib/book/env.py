@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["FAST_ENV", "is_fast", "pick", "repo_root", "output_dir", "save_metrics", "seed_everything", "use_cores"]
+__all__ = ["FAST_ENV", "FIGURES_ENV", "figures_root", "is_fast", "pick", "repo_root", "output_dir", "save_metrics", "seed_everything", "use_cores"]
 
 #: Set this environment variable to 1 to shrink every notebook run (tests do).
 FAST_ENV = "SCALE_LIB_FAST"
@@ -47,16 +47,33 @@ def repo_root() -> Path:
     )
 
 
+#: Set this to the folder that should receive the chapters' figures and metrics (full mode).
+FIGURES_ENV = "SCALE_LIB_FIGURES"
+
+
+def figures_root() -> Path:
+    """Where full-mode figures go: ``$SCALE_LIB_FIGURES`` if set, else ``figures/`` of the repository
+    clone the code or the current directory is in, else ``figures/`` under the current directory (a
+    reader's own notebook outside a clone). Nothing is written anywhere else."""
+    env = os.environ.get(FIGURES_ENV)
+    if env:
+        return Path(env).expanduser()
+    try:
+        return repo_root() / "figures"
+    except FileNotFoundError:
+        return Path.cwd() / "figures"
+
+
 def output_dir(notebook: str) -> Path:
     """Where a notebook's figures and metrics go.
 
-    Full mode: ``figures/<notebook>/`` in the repository (committed; the README shows them).
+    Full mode: ``<figures_root()>/<notebook>/`` — ``figures/`` in the repository (committed; the README shows them).
     Fast mode: a scratch folder under the system temp dir, so test runs exercise the same code
     without overwriting the real figures with tiny-run ones.
     """
     if not notebook or "/" in notebook or notebook.startswith("."):
         raise ValueError(f"notebook name must be a plain name like '00_scaling_hooks', got {notebook!r}")
-    base = Path(tempfile.gettempdir()) / "scale_lib_fast_figures" if is_fast() else repo_root() / "figures"
+    base = Path(tempfile.gettempdir()) / "scale_lib_fast_figures" if is_fast() else figures_root()
     d = base / notebook
     d.mkdir(parents=True, exist_ok=True)
     return d

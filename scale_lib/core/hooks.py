@@ -51,7 +51,7 @@ from torch import nn
 
 from scale_lib.core.arch import Layout, ModelMap, model_map
 
-__all__ = ["Site", "parse_site", "Scaling", "scaled", "last_token_index", "SITE_KINDS"]
+__all__ = ["Site", "parse_site", "Scaling", "scaled", "last_token_index", "active_scalings", "SITE_KINDS"]
 
 SITE_KINDS = ("head", "heads", "attn", "mlp")
 _SITE_RE = re.compile(r"^L(\d+)\.(?:H(\d+)|(heads|attn|mlp))$")

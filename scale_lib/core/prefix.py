@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from scale_lib.core.arch import model_map
+from scale_lib.core.batch import is_batch
 from scale_lib.core.hooks import active_scalings
 
 __all__ = ["extra_inputs", "prefix_cache", "last_token_logits", "select_rows", "n_rows"]
@@ -86,14 +87,14 @@ def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attentio
 def select_rows(inputs, rows) -> dict:
     """``inputs[rows]`` for a dict of tensors, or ``inputs.inputs(rows)`` for a batch object that
     selects its own rows (e.g. :class:`scale_lib.data.cloze.ClozeBatch`, which drops all-padding columns)."""
-    if callable(getattr(inputs, "inputs", None)):
+    if is_batch(inputs):
         return inputs.inputs(rows)
     return {name: v[rows] for name, v in inputs.items()}
 
 
 def n_rows(inputs) -> int:
     """Number of rows of a dict of tensors or of a batch object."""
-    return len(inputs) if callable(getattr(inputs, "inputs", None)) else int(inputs["input_ids"].shape[0])
+    return len(inputs) if is_batch(inputs) else int(inputs["input_ids"].shape[0])
 
 
 def _cache_bytes(cache) -> int:

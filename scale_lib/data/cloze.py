@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from scale_lib.core.batch import answer_labels, left_pad
 from scale_lib.core.stats import wilson
 
 __all__ = ["ClozeBatch", "encode_cloze", "option_token_ids", "wilson", "level_table", "partial_levels", "letter_vs_cloze", "lettered", "Reworded"]
@@ -25,7 +26,7 @@ __all__ = ["ClozeBatch", "encode_cloze", "option_token_ids", "wilson", "level_ta
 
 @dataclass
 class ClozeBatch:
-    """Prompts left-padded so that the answer is predicted at the last position."""
+    """Prompts left-padded so that the answer is predicted at the last position (a :class:`scale_lib.core.batch.PromptBatch`)."""
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
@@ -83,11 +84,7 @@ def encode_cloze(items, tokenizer, *, max_tokens: int = 512) -> ClozeBatch:
     if longest > max_tokens:
         raise ValueError(f"a prompt has {longest} tokens, more than max_tokens={max_tokens}")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    input_ids = torch.full((len(items), longest), pad, dtype=torch.long)
-    mask = torch.zeros((len(items), longest), dtype=torch.long)
-    for r, x in enumerate(ids):
-        input_ids[r, longest - len(x):] = torch.tensor(x)
-        mask[r, longest - len(x):] = 1
+    input_ids, mask = left_pad(ids, pad)
     width = max(len(i.options) for i in items)
     option_ids = torch.full((len(items), width), -1, dtype=torch.long)
     for r, item in enumerate(items):
@@ -95,7 +92,7 @@ def encode_cloze(items, tokenizer, *, max_tokens: int = 512) -> ClozeBatch:
         if len(set(toks)) != len(toks):
             raise ValueError(f"item {r} ({item.level}): options {item.options} share a first token")
         option_ids[r, : len(toks)] = torch.tensor(toks)
-    labels = option_ids[torch.arange(len(items)), torch.tensor([i.answer_index for i in items])]
+    labels = answer_labels(option_ids, [i.answer_index for i in items])
     return ClozeBatch(input_ids, mask, labels, option_ids, items)
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from scale_lib.core.batch import answer_labels
+from scale_lib.data.spatial import render
 from scale_lib.data.spatial.items import LETTERS
 
 __all__ = ["DEFAULT_MODEL", "default_dtype", "load_hub_vlm", "encode", "HubBatch", "HubItem", "spatialeval_items"]
@@ -104,7 +106,8 @@ def spatialeval_items(rows: list[dict], *, n_options: int = 4) -> list[HubItem]:
 
 @dataclass
 class HubBatch:
-    """Processor outputs for a list of items, left-padded; the same interface as :class:`scale_lib.models.testbed.EncodedBatch`."""
+    """Processor outputs for a list of items, left-padded: a :class:`scale_lib.core.batch.PromptBatch`, as
+    :class:`scale_lib.models.testbed.EncodedBatch` is."""
 
     tensors: dict
     labels: torch.Tensor
@@ -124,7 +127,6 @@ def _image(item, cell: int):
 
     if getattr(item, "image", None) is not None:
         return item.image.convert("RGB")
-    from scale_lib.data.spatial import render
 
     return Image.fromarray(render(item.layout, cell))
 
@@ -166,7 +168,7 @@ def encode(processor, items, *, cell: int = 64, answer_prefix: str = "", device=
     option_ids = torch.full((n, len(LETTERS)), -1, dtype=torch.long)
     for r, item in enumerate(items):
         option_ids[r, : len(item.options)] = torch.tensor(letter_ids[: len(item.options)])
-    labels = option_ids[torch.arange(n), torch.tensor([i.answer_index for i in items])]
+    labels = answer_labels(option_ids, [i.answer_index for i in items])
     if device is not None:
         labels, option_ids = labels.to(device), option_ids.to(device)
     return HubBatch(tensors, labels, option_ids, list(items))

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from scale_lib.core.arch import model_map
 from scale_lib.core.hooks import scaled
 
 __all__ = ["load_minilm", "embed", "pair_distance", "sensitivity_sweep", "SPATIAL_PAIRS", "PARAPHRASE_PAIRS", "minilm_available"]
@@ -73,7 +74,6 @@ def sensitivity_sweep(model: nn.Module, tokenizer, scales: Sequence[float], kind
     ``spatial_change`` / ``paraphrase_change`` as ratios to the unscaled model."""
     import pandas as pd
 
-    from scale_lib.core.arch import model_map
 
     base_spatial = pair_distance(model, tokenizer, SPATIAL_PAIRS).mean().item()
     base_para = pair_distance(model, tokenizer, PARAPHRASE_PAIRS).mean().item()

@@ -1,10 +1,8 @@
 """The tiny VLM testbed: a real ``LlavaForConditionalGeneration`` small enough to train on a CPU.
 
-* Vision: a 2-layer CLIP tower, 8-pixel patches on a 40 × 40 image — one patch per Spatial-Grid
-  cell, 25 image tokens — with a **fixed 2D sin-cos position table** (learned positions left
-  relational questions at chance for a long time in the prototype).
-* Language: a 4-layer Llama, width 128, **8 heads** per layer, ``initializer_range = 0.08`` (0.02
-  left the prototype on the answer-prior plateau).
+* Vision: a 2-layer CLIP tower, 8-pixel patches on a 40 × 40 image (one patch per Spatial-Grid cell,
+  25 image tokens), with a **fixed 2D sin-cos position table** (learned ones stalled the prototype).
+* Language: a 4-layer Llama, width 128, **8 heads** per layer, ``initializer_range = 0.08``.
 * Text: a word-level tokenizer built from the prompts (:class:`WordTokenizer`). The prompt is the
   question and its options (:func:`testbed_prompt`); the model **answers with the option's word**,
   predicted at the last position and scored strictly: the argmax over the item's own options.
@@ -35,6 +33,7 @@ import json
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,13 +42,14 @@ import torch
 import transformers as tf
 from torch import nn
 
+from scale_lib.core.batch import answer_labels, left_pad
 from scale_lib.core.schedules import warmup_cosine
 from scale_lib.core.scoring import option_scores
 from scale_lib.core.training import fit
 from scale_lib.data.spatial import SpatialItem, generate_items, render
 
 __all__ = [
-    "WordTokenizer", "TestbedConfig", "build_testbed", "encode_items", "EncodedBatch", "train_testbed",
+    "WordTokenizer", "TestbedConfig", "build_testbed", "predict", "sincos_2d", "encode_items", "EncodedBatch", "train_testbed",
     "evaluate", "accuracy_table", "LEARNABLE_QTYPES", "QTYPE_NAMES", "testbed_prompt", "testbed_items", "save_testbed", "load_testbed", "CHECKPOINTS_ENV", "checkpoint_root",
     "TUNE_SCOPES", "TESTBED_FIDELITY", "TESTBED_SEEDS", "EXTRA_SEEDS", "CAUSAL_SEEDS", "RECIPE_SEED", "FRESH_SEEDS", "testbed_dir", "STAGES",
 ]
@@ -96,16 +96,15 @@ def checkpoint_root() -> Path:
                 return d / "checkpoints" / "tiny_vlm"
     raise FileNotFoundError(
         "the testbed checkpoints live in the book's repository (checkpoints/tiny_vlm, 44 MB), not in the installed "
-        f"package: run inside a clone (git clone {_REPOSITORY}), set {CHECKPOINTS_ENV} to its checkpoints/ folder, "
+        f"package: run inside a clone of the repository, set {CHECKPOINTS_ENV} to its checkpoints/ folder, "
         "or make a testbed with `python -m scale_lib.models.testbed --seed N --out DIR`")
-
-
-_REPOSITORY = "https://github.com/scale-lib/scale_lib"
 
 
 def testbed_dir(seed: int = RECIPE_SEED) -> Path:
     """Where the checkpoint of testbed ``seed`` lives (``python -m scale_lib.models.testbed --seed N`` writes it)."""
     return checkpoint_root() / f"seed{int(seed)}"
+
+
 _SPECIAL = ["<pad>", "<unk>", "<image>"]
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -202,7 +201,8 @@ def _pixels(item: SpatialItem) -> torch.Tensor:
 
 @dataclass
 class EncodedBatch:
-    """Model inputs for a list of items, left-padded so every answer is predicted at the last position."""
+    """Model inputs for a list of items, left-padded so every answer is predicted at the last position
+    (a :class:`scale_lib.core.batch.PromptBatch`)."""
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
@@ -228,16 +228,11 @@ def encode_items(items: list[SpatialItem], tokenizer: WordTokenizer) -> EncodedB
         raise ValueError(f"the testbed sees images: items {bad[:3]} are TQA (text only); use modality 'vqa' or 'vtqa'")
     pixels = torch.stack([_pixels(i) for i in items])  # first: an image too large for the testbed is the clearest error
     seqs = [[tokenizer.image_id] * N_IMAGE_TOKENS + tokenizer.encode(testbed_prompt(i)) for i in items]
-    length = max(map(len, seqs))
-    ids = torch.full((len(seqs), length), tokenizer.pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for r, s in enumerate(seqs):
-        ids[r, length - len(s):] = torch.tensor(s)
-        mask[r, length - len(s):] = 1
+    ids, mask = left_pad(seqs, tokenizer.pad_id)
     options = torch.full((len(items), 4), -1, dtype=torch.long)
     for r, item in enumerate(items):
         options[r, : len(item.options)] = torch.tensor([tokenizer.word_id(o) for o in item.options])
-    labels = options[torch.arange(len(items)), torch.tensor([i.answer_index for i in items])]
+    labels = answer_labels(options, [i.answer_index for i in items])
     return EncodedBatch(ids, mask, pixels, labels, options, list(items))
 
 
@@ -256,8 +251,16 @@ def testbed_items(n_layouts: int, split: str, *, qtypes=LEARNABLE_QTYPES, seed: 
 
 
 @torch.no_grad()
-def predict(model: nn.Module, batch: EncodedBatch, tokenizer: WordTokenizer, *, batch_size: int = 256) -> torch.Tensor:
+def _unused_tokenizer(tokenizer, name: str) -> None:
+    if tokenizer is not None:
+        warnings.warn(f"testbed.{name}: the tokenizer argument is unused (the batch holds token ids) and will go; drop it",
+                      DeprecationWarning, stacklevel=3)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, batch: EncodedBatch, tokenizer=None, *, batch_size: int = 256) -> torch.Tensor:
     """Predicted option index for every item (argmax over its own option words)."""
+    _unused_tokenizer(tokenizer, "predict")
     model.eval()
     preds = []
     for start in range(0, len(batch), batch_size):
@@ -267,9 +270,10 @@ def predict(model: nn.Module, batch: EncodedBatch, tokenizer: WordTokenizer, *, 
     return torch.cat(preds)
 
 
-def evaluate(model: nn.Module, batch: EncodedBatch, tokenizer: WordTokenizer) -> dict[str, float]:
+def evaluate(model: nn.Module, batch: EncodedBatch, tokenizer=None) -> dict[str, float]:
     """Accuracy overall, on spatial and on non-spatial items."""
-    pred = predict(model, batch, tokenizer)
+    _unused_tokenizer(tokenizer, "evaluate")
+    pred = predict(model, batch)
     gold = torch.tensor([i.answer_index for i in batch.items])
     right = (pred == gold).float()
     spatial_mask = torch.tensor([i.kind == "spatial" for i in batch.items])
@@ -277,11 +281,12 @@ def evaluate(model: nn.Module, batch: EncodedBatch, tokenizer: WordTokenizer) ->
             "nonspatial": right[~spatial_mask].mean().item() if (~spatial_mask).any() else float("nan")}
 
 
-def accuracy_table(model: nn.Module, batch: EncodedBatch, tokenizer: WordTokenizer):
+def accuracy_table(model: nn.Module, batch: EncodedBatch, tokenizer=None):
     """Accuracy per (task, question type) as a pandas DataFrame, with chance level."""
     import pandas as pd
 
-    pred = predict(model, batch, tokenizer)
+    _unused_tokenizer(tokenizer, "accuracy_table")
+    pred = predict(model, batch)
     rows = [dict(task=i.task, qtype=i.qtype, kind=i.kind, correct=int(p == i.answer_index), chance=1 / len(i.options)) for i, p in zip(batch.items, pred.tolist())]
     return pd.DataFrame(rows).groupby(["task", "qtype", "kind"]).agg(accuracy=("correct", "mean"), chance=("chance", "mean"), n=("correct", "size")).reset_index()
 
@@ -403,8 +408,8 @@ def main(pretrain_steps: int = 1500, tune_steps: int = 300, tune_lr: float = 3e-
     start = time.perf_counter()
     train_testbed(model, train_b, tokenizer, steps=pretrain_steps, batch_size=batch_size, desc="pretraining", seed=seed, progress=progress)
     pretrain_seconds = time.perf_counter() - start
-    before = evaluate(model, test_b, tokenizer)
-    per_type_before = accuracy_table(model, test_b, tokenizer).to_dict("records")
+    before = evaluate(model, test_b)
+    per_type_before = accuracy_table(model, test_b).to_dict("records")
     print(f"after pretraining ({pretrain_seconds:.0f} s):", before)
     nonspatial = encode_items([i for i in train if i.kind == "nonspatial"], tokenizer)
     frozen_positions = {n for n, p in model.named_parameters() if not p.requires_grad}  # the fixed 2D position table
@@ -414,12 +419,12 @@ def main(pretrain_steps: int = 1500, tune_steps: int = 300, tune_lr: float = 3e-
     start = time.perf_counter()
     train_testbed(model, nonspatial, tokenizer, steps=tune_steps, lr=tune_lr, batch_size=batch_size, desc="tuning on non-spatial", seed=seed + 1, progress=progress)
     tune_seconds = time.perf_counter() - start
-    after = evaluate(model, test_b, tokenizer)
+    after = evaluate(model, test_b)
     print("after tuning on non-spatial only:", after)
     record = {"pretrain_seconds": pretrain_seconds, "tune_seconds": tune_seconds, "pretrain_steps": pretrain_steps, "tune_steps": tune_steps, "tune_lr": tune_lr, "tune": tune,
               "batch_size": batch_size, "n_train_layouts": n_train, "n_eval_layouts": n_eval, "seed": seed, "qtypes": LEARNABLE_QTYPES,
               "before_tuning": before, "after_tuning": after, "per_type_before": per_type_before,
-              "per_type_after": accuracy_table(model, test_b, tokenizer).to_dict("records"),
+              "per_type_after": accuracy_table(model, test_b).to_dict("records"),
               "command": f"python -m scale_lib.models.testbed --seed {seed}", "torch": torch.__version__}
     for name, p in model.named_parameters():
         p.requires_grad_(name not in frozen_positions)

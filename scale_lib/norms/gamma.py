@@ -25,7 +25,7 @@ model, so notebook 05 can pre-train every variant with one loop:
 
 Every variant but DNP starts as the exact same function as the model it came from (tested; DNP
 inserts a normalisation, so it is a different architecture), and models with any variant save,
-load (:func:`save_model`, :func:`load_model`) and generate.
+load (:func:`save_variant_model`, :func:`load_variant_model`) and generate.
 
     >>> apply_variant(model, NormVariant(gamma="or", hg=True, placement="dnp"))   # the unified strategy
     >>> opt = torch.optim.AdamW(param_groups(model, weight_decay=0.1, rule="iwd"), lr=1e-3)
@@ -61,7 +61,7 @@ from scale_lib.norms.anatomy import (
 __all__ = [
     "GAMMA_FORMS", "PLACEMENTS", "WD_RULES", "NormVariant", "ScaleVector", "ScaledNorm", "BranchLinear", "NormInfo",
     "classify_norms", "stores_offset", "gamma_of", "gamma_reset", "apply_variant", "fold_gamma", "reset_gamma", "gamma_parameters", "param_groups",
-    "count_gamma_parameters", "save_model", "load_model", "NORM_TABLE",
+    "count_gamma_parameters", "save_variant_model", "load_variant_model", "NORM_TABLE",
 ]
 
 GAMMA_FORMS = ("learnable", "removed", "scalar", "or", "er")
@@ -325,7 +325,7 @@ def param_groups(model: nn.Module, weight_decay: float, rule: str = "iwd", gamma
 
 
 # --------------------------------------------------------------------------------------- save / load
-def save_model(model: nn.Module, directory: str | Path) -> Path:
+def save_variant_model(model: nn.Module, directory: str | Path) -> Path:
     """safetensors weights + JSON (transformers config and norm variant); no pickle."""
     from safetensors.torch import save_file
 
@@ -339,14 +339,14 @@ def save_model(model: nn.Module, directory: str | Path) -> Path:
     return directory
 
 
-def load_model(directory: str | Path) -> nn.Module:
-    """A model saved by :func:`save_model`: rebuilt from its config, variant applied, weights loaded."""
+def load_variant_model(directory: str | Path) -> nn.Module:
+    """A model saved by :func:`save_variant_model`: rebuilt from its config, variant applied, weights loaded."""
     from safetensors.torch import load_file
 
     directory = Path(directory)
     meta_path = directory / "norm_scale.json"
     if not meta_path.exists():
-        raise FileNotFoundError(f"no norm_scale.json in {directory}; save the model with scale_lib.norms.gamma.save_model")
+        raise FileNotFoundError(f"no norm_scale.json in {directory}; save the model with scale_lib.norms.gamma.save_variant_model")
     meta = json.loads(meta_path.read_text())
     cls = getattr(tf, meta["model_class"], None)
     if cls is None:

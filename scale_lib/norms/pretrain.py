@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from scale_lib.core.schedules import lr_factor
 from scale_lib.data.corpus import CharCorpus
+from scale_lib.norms.gamma import param_groups
 
 __all__ = ["CharCorpus", "char_llama", "char_model", "CHAR_ARCHITECTURES", "train_lm", "TrainHistory", "evaluate_lm", "lr_factor", "PretrainConfig",
            "pretrain", "make_optimizers", "bare_loop", "throughput_ratio", "OPTIMIZERS"]
@@ -135,7 +136,6 @@ class PretrainConfig:
 
 def make_optimizers(model: nn.Module, config: PretrainConfig) -> list[torch.optim.Optimizer]:
     """The optimizer(s) for ``config`` over weight-decay groups (one, or two for Muon + AdamW)."""
-    from scale_lib.norms.gamma import param_groups
 
     groups = param_groups(model, config.weight_decay, config.wd_rule, config.gamma_decay)
     if config.optimizer == "adamw":

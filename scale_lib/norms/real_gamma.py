@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from scale_lib.norms.gamma import gamma_reset
+from scale_lib.data.corpus import pydoc_text
+from scale_lib.norms.gamma import classify_norms, fold_gamma, gamma_of, gamma_reset
 
 __all__ = ["heldout_tokens", "lm_loss", "gamma_table", "gamma_reset", "gamma_ablation",
            "fold_difference"]
@@ -24,7 +26,6 @@ __all__ = ["heldout_tokens", "lm_loss", "gamma_table", "gamma_reset", "gamma_abl
 def heldout_tokens(tokenizer, *, n_seqs: int = 8, seq_len: int = 128) -> torch.Tensor:
     """``(n_seqs, seq_len)`` token ids of held-out English: the last tenth of the book's corpus (the
     prose of Python's help pages, :meth:`scale_lib.data.corpus.CharCorpus.from_pydoc`), cut into windows."""
-    from scale_lib.data.corpus import pydoc_text
 
     text = pydoc_text()
     ids = tokenizer(text[int(0.9 * len(text)):], add_special_tokens=False).input_ids
@@ -50,7 +51,6 @@ def gamma_table(model: nn.Module):
     statistics of its γ (mean, sd, min, max, mean |γ − 1|)."""
     import pandas as pd
 
-    from scale_lib.norms.gamma import classify_norms, gamma_of
 
     rows = []
     for info in classify_norms(model):
@@ -67,9 +67,7 @@ def gamma_ablation(model: nn.Module, ids: torch.Tensor, *, per_layer: bool = Tru
     with ``per_layer`` both norms of one layer at a time, and finally every γ set to its own mean (the
     scale kept, the per-channel shape removed). Returns a DataFrame: setting, layer, target, loss, increase."""
     import pandas as pd
-    from tqdm.auto import tqdm
 
-    from scale_lib.norms.gamma import classify_norms
 
     infos = classify_norms(model)
     groups = {"all": [i.name for i in infos], "all Input-Norms": [i.name for i in infos if i.role == "input"],
@@ -95,7 +93,6 @@ def fold_difference(model: nn.Module, ids: torch.Tensor) -> dict:
     original on ``ids``, and the logits' own scale to judge it by."""
     import copy
 
-    from scale_lib.norms.gamma import fold_gamma
 
     folded = fold_gamma(copy.deepcopy(model))
     a, b = model(input_ids=ids).logits, folded(input_ids=ids).logits

@@ -2,7 +2,7 @@
 
 The paper's proofs are not public; every formula here is our derivation, and every one has a test.
 
-* **Expressivity** — :func:`fold_gamma`: in Pre-Norm, ``W (γ ⊙ n) = (W diag γ) n``.
+* **Expressivity** — :func:`fold_into_weight`: in Pre-Norm, ``W (γ ⊙ n) = (W diag γ) n``.
 * **Preconditioning** — :func:`theta_velocity`: with effective columns ``θ_j = γ_j w_j``,
   gradient flow on ``(γ, W)`` moves θ as ``dθ_j/dt = −(γ_j² I + w_j w_jᵀ) ∇_{θ_j} L``;
   :func:`balancedness` ``γ_j² − ‖w_j‖²`` is conserved.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 __all__ = [
-    "rms_normalize", "fold_gamma", "preconditioner", "theta_velocity", "autograd_velocity", "balancedness",
+    "rms_normalize", "fold_into_weight", "preconditioner", "theta_velocity", "autograd_velocity", "balancedness",
     "rk4", "scalar_rate", "scalar_closed_form", "scalar_flow",
     "PreNormRegression", "make_prenorm_regression", "train_prenorm_regression", "best_learning_rate", "steps_to_reach",
     "scalar_sharpness", "hessian", "train_scalar_product", "empirical_stable_lr", "output_gamma_optimum", "qk_norm_toy",
@@ -42,7 +42,7 @@ def rms_normalize(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
     return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps)
 
 
-def fold_gamma(gamma: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def fold_into_weight(gamma: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``W diag(γ)``: the linear map that absorbs γ (``weight`` is ``(out, in)``, as in ``nn.Linear``)."""
     if gamma.shape != weight.shape[-1:]:
         raise ValueError(f"gamma has shape {tuple(gamma.shape)} but weight expects ({weight.shape[-1]},)")
@@ -70,11 +70,11 @@ def autograd_velocity(gamma: torch.Tensor, weight: torch.Tensor, loss_fn: Callab
     """
     g = gamma.detach().clone().requires_grad_(True)
     w = weight.detach().clone().requires_grad_(True)
-    loss = loss_fn(fold_gamma(g, w))
+    loss = loss_fn(fold_into_weight(g, w))
     dg, dw = torch.autograd.grad(loss, (g, w))
-    theta = fold_gamma(gamma, weight).detach().clone().requires_grad_(True)
+    theta = fold_into_weight(gamma, weight).detach().clone().requires_grad_(True)
     (g_theta,) = torch.autograd.grad(loss_fn(theta), theta)
-    return fold_gamma(gamma, -dw) + weight * (-dg), g_theta
+    return fold_into_weight(gamma, -dw) + weight * (-dg), g_theta
 
 
 def balancedness(gamma: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -27,13 +27,16 @@ The caller's model is never modified: methods that change weights work on a copy
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from scale_lib.core.arch import freeze
 from scale_lib.core.schedules import batch_schedule
@@ -41,8 +44,9 @@ from scale_lib.core.scoring import option_scores
 from scale_lib.core.training import fit
 from scale_lib.scaling.adapter import ScAle, ScAleConfig, train_scale
 from scale_lib.scaling.baselines import BASELINES, AnswerBias, make_baseline
+from scale_lib.scaling.sweep import rescaling_sweep
 
-__all__ = ["METHODS", "DEFAULT_LR", "AnswerBias", "coefficient_frame", "sweep_agreement", "adapt", "Adapted", "compare", "Comparison"]
+__all__ = ["METHODS", "REGISTRY", "Method", "DEFAULT_LR", "AnswerBias", "coefficient_frame", "sweep_agreement", "adapt", "Adapted", "compare", "Comparison"]
 
 METHODS = ("frozen", "scale", "calibration") + tuple(b for b in BASELINES if b != "frozen")
 #: Learning rates used unless told otherwise (Adam, constant). Set by hand in short trial runs, not tuned
@@ -86,23 +90,11 @@ class Adapted:
     @torch.no_grad()
     def option_logits(self, batch, *, batch_size: int = 256) -> torch.Tensor:
         """``(items, 4)`` scores of each item's options (``-inf`` past its last option)."""
+        score = REGISTRY[self.method].score
         out = []
         for start in range(0, len(batch), batch_size):
             rows = slice(start, start + batch_size)
-            inputs = batch.inputs(rows)
-            if self.method == "linear_probe":
-                scores = class_scores(self.module(**inputs), batch.option_ids[rows], self.answer_vocab)
-            elif self.method == "calibration":
-                scores = option_scores(self.module(**inputs), batch.option_ids[rows])
-            elif self.method == "scale":
-                with self.module.applied():
-                    logits = self.module.model(**inputs, logits_to_keep=1).logits[:, -1]
-                scores = option_scores(logits, batch.option_ids[rows])
-            elif self.method == "lora_r1_last":  # LoRA off for the prefix, on for the last token
-                scores = option_scores(self.module(**inputs), batch.option_ids[rows])
-            else:
-                scores = option_scores(self.module(**inputs, logits_to_keep=1).logits[:, -1], batch.option_ids[rows])
-            out.append(scores)
+            out.append(score(self, batch.inputs(rows), batch.option_ids[rows]))
         return torch.cat(out)
 
     def predictions(self, batch) -> torch.Tensor:
@@ -125,7 +117,8 @@ class Adapted:
 def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float | None = None, batch_size: int = 64, seed: int = 0,
           scale_config: ScAleConfig | None = None, frozen_outputs: tuple[torch.Tensor, torch.Tensor] | None = None,
           progress: bool = True) -> Adapted:
-    """Train ``method`` on ``train`` on top of the frozen ``model``; ``model`` itself is left unchanged.
+    """Train ``method`` on ``train`` on top of the frozen ``model``. The model's weights are left unchanged
+    (it is frozen: ``requires_grad`` off); methods that change weights train a copy.
 
     ``seed`` fixes the minibatch order and the initialisation of the new parameters (ScAle starts as
     the identity whatever the seed). ``scale_config`` is only for ``"scale"``. ``frozen_outputs``:
@@ -143,52 +136,123 @@ def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float |
         return Adapted(method, model, 0, 0.0)
     schedule = batch_schedule(len(train), batch_size, steps, seed)
     start = time.perf_counter()
-    if method == "lora_r1_last":
-        torch.manual_seed(seed)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            adapter, n_params = make_baseline(model, method)
-        losses = train_scale(adapter, train, train.labels, steps=steps, lr=lr, batch_size=batch_size, seed=seed, progress=progress)
-        return Adapted(method, adapter, n_params, time.perf_counter() - start, losses)
-    if method == "scale":
-        adapter = ScAle(model, scale_config)
-        losses = train_scale(adapter, train, train.labels, steps=steps, lr=lr, batch_size=batch_size, seed=seed, progress=progress)
-        return Adapted(method, adapter, adapter.num_parameters(), time.perf_counter() - start, losses)
-    torch.manual_seed(seed)
-    if method == "calibration":
-        _check_answers(train)
-        bias = AnswerBias(model, torch.unique(train.option_ids[train.option_ids >= 0]))
-        # the model does not change: its logits are computed once (or passed in)
-        frozen = frozen_last_logits(model, train) if frozen_outputs is None else frozen_outputs[0]
-        losses = fit(bias.parameters(), schedule, lambda rows: nn.functional.cross_entropy(bias.add_bias(frozen[rows]), train.labels[rows]),
-                     lr=lr, desc="calibration", progress=progress)
-        return Adapted(method, bias, bias.bias.numel(), time.perf_counter() - start, losses)
-    if method == "linear_probe":
-        _check_answers(train)
-        vocab = torch.unique(train.option_ids[train.option_ids >= 0])  # the answer vocabulary: every option word seen in training
-        probe = make_baseline(model, "linear_probe", n_classes=len(vocab))[0].to(train.labels.device)
-        if frozen_outputs is not None:
-            feats = frozen_outputs[1].float()
-        else:
-            with torch.no_grad():  # the backbone is frozen: its features are computed once, not every step
-                feats = torch.cat([model(**train.inputs(slice(i, i + 256)), output_hidden_states=True).hidden_states[-1][:, -1]
-                                   for i in range(0, len(train), 256)]).float()
+    module, n_params, losses, extra = REGISTRY[method].train(model, train, schedule, lr=lr, steps=steps, batch_size=batch_size, seed=seed,
+                                                              scale_config=scale_config, frozen_outputs=frozen_outputs, progress=progress)
+    return Adapted(method, module, n_params, time.perf_counter() - start, losses, extra)
 
-        def probe_loss(rows):
-            logits = class_scores(probe.head(feats[rows]), train.option_ids[rows], vocab)
-            return nn.functional.cross_entropy(logits, (train.option_ids[rows] == train.labels[rows, None]).float().argmax(-1))
 
-        losses = fit(probe.head.parameters(), schedule, probe_loss, lr=lr, desc="linear probe", progress=progress)
-        return Adapted(method, probe, sum(p.numel() for p in probe.head.parameters()), time.perf_counter() - start, losses, vocab)
-    with warnings.catch_warnings():  # peft calls a transformers method that v5 deprecates; nothing for the reader to do
+# ------------------------------------------------------------------------------------------ the methods
+@dataclass(frozen=True)
+class Method:
+    """A method :func:`adapt` can train: how it trains (``train(model, train, schedule, **options)`` →
+    ``(module, n_params, losses, answer_vocab)``) and how its trained module scores a minibatch
+    (``score(adapted, inputs, option_ids)`` → ``(rows, options)``). Every method trains through the one
+    loop, :func:`scale_lib.core.training.fit`."""
+
+    name: str
+    train: Callable
+    score: Callable
+
+
+@contextlib.contextmanager
+def _peft_quiet():
+    """peft calls a transformers method that v5 deprecates; nothing for the reader to do."""
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        module, n_params = make_baseline(copy.deepcopy(model), method)
-    module.train()
-    losses = fit([p for p in module.parameters() if p.requires_grad], schedule,
-                 lambda rows: nn.functional.cross_entropy(module(**train.inputs(rows), logits_to_keep=1).logits[:, -1], train.labels[rows]),
-                 lr=lr, desc=method, progress=progress)
-    module.eval()
-    return Adapted(method, module, n_params, time.perf_counter() - start, losses)
+        yield
+
+
+def _train_scale(model, train, schedule, *, lr, steps, batch_size, seed, scale_config, progress, **_):
+    adapter = ScAle(model, scale_config)
+    losses = train_scale(adapter, train, train.labels, steps=steps, lr=lr, batch_size=batch_size, seed=seed, progress=progress)
+    return adapter, adapter.num_parameters(), losses, None
+
+
+def _score_scale(adapted, inputs, option_ids):
+    with adapted.module.applied():
+        logits = adapted.module.model(**inputs, logits_to_keep=1).logits[:, -1]
+    return option_scores(logits, option_ids)
+
+
+def _train_last_token_lora(model, train, schedule, *, lr, steps, batch_size, seed, progress, **_):
+    torch.manual_seed(seed)
+    with _peft_quiet():
+        adapter, n_params = make_baseline(model, "lora_r1_last")
+    losses = train_scale(adapter, train, train.labels, steps=steps, lr=lr, batch_size=batch_size, seed=seed, progress=progress)
+    return adapter, n_params, losses, None
+
+
+def _score_module(adapted, inputs, option_ids):
+    """A module that returns last-token logits itself (the answer bias; last-token LoRA: off for the prefix, on for the last token)."""
+    return option_scores(adapted.module(**inputs), option_ids)
+
+
+def _train_calibration(model, train, schedule, *, lr, seed, frozen_outputs, progress, **_):
+    torch.manual_seed(seed)
+    _check_answers(train)
+    bias = AnswerBias(model, torch.unique(train.option_ids[train.option_ids >= 0]))
+    # the model does not change: its logits are computed once (or passed in)
+    frozen = frozen_last_logits(model, train) if frozen_outputs is None else frozen_outputs[0]
+    losses = fit(bias.parameters(), schedule, lambda rows: nn.functional.cross_entropy(bias.add_bias(frozen[rows]), train.labels[rows]),
+                 lr=lr, desc="calibration", progress=progress)
+    return bias, bias.bias.numel(), losses, None
+
+
+def _train_linear_probe(model, train, schedule, *, lr, seed, frozen_outputs, progress, **_):
+    torch.manual_seed(seed)
+    _check_answers(train)
+    vocab = torch.unique(train.option_ids[train.option_ids >= 0])  # the answer vocabulary: every option word seen in training
+    probe = make_baseline(model, "linear_probe", n_classes=len(vocab))[0].to(train.labels.device)
+    if frozen_outputs is not None:
+        feats = frozen_outputs[1].float()
+    else:
+        with torch.no_grad():  # the backbone is frozen: its features are computed once, not every step
+            feats = torch.cat([model(**train.inputs(slice(i, i + 256)), output_hidden_states=True).hidden_states[-1][:, -1]
+                               for i in range(0, len(train), 256)]).float()
+
+    def probe_loss(rows):
+        logits = class_scores(probe.head(feats[rows]), train.option_ids[rows], vocab)
+        return nn.functional.cross_entropy(logits, (train.option_ids[rows] == train.labels[rows, None]).float().argmax(-1))
+
+    losses = fit(probe.head.parameters(), schedule, probe_loss, lr=lr, desc="linear probe", progress=progress)
+    return probe, sum(p.numel() for p in probe.head.parameters()), losses, vocab
+
+
+def _score_probe(adapted, inputs, option_ids):
+    return class_scores(adapted.module(**inputs), option_ids, adapted.answer_vocab)
+
+
+def _weights_trainer(name):
+    """LoRA, IA3, full fine-tuning: a copy of the model with its method's weights trainable."""
+
+    def train_weights(model, train, schedule, *, lr, seed, progress, **_):
+        torch.manual_seed(seed)
+        with _peft_quiet():
+            module, n_params = make_baseline(copy.deepcopy(model), name)
+        module.train()
+        losses = fit([p for p in module.parameters() if p.requires_grad], schedule,
+                     lambda rows: nn.functional.cross_entropy(module(**train.inputs(rows), logits_to_keep=1).logits[:, -1], train.labels[rows]),
+                     lr=lr, desc=name, progress=progress)
+        module.eval()
+        return module, n_params, losses, None
+
+    return train_weights
+
+
+def _score_weights(adapted, inputs, option_ids):
+    return option_scores(adapted.module(**inputs, logits_to_keep=1).logits[:, -1], option_ids)
+
+
+#: Every method by name (peft's idea: methods are objects chosen by name, not branches of one function).
+REGISTRY: dict[str, Method] = {
+    "frozen": Method("frozen", lambda model, *a, **k: (model, 0, [], None), _score_weights),
+    "scale": Method("scale", _train_scale, _score_scale),
+    "calibration": Method("calibration", _train_calibration, _score_module),
+    "lora_r1_last": Method("lora_r1_last", _train_last_token_lora, _score_module),
+    "linear_probe": Method("linear_probe", _train_linear_probe, _score_probe),
+    **{name: Method(name, _weights_trainer(name), _score_weights) for name in ("lora_r1", "lora_r4", "ia3", "full_ft")},
+}
+assert set(REGISTRY) == set(METHODS), sorted(set(REGISTRY) ^ set(METHODS))
 
 
 @dataclass
@@ -260,7 +324,6 @@ def compare(model: nn.Module, train, test, methods=METHODS, *, seeds=(0,), seeds
     ``"frozen"`` runs once. ``names`` maps question types to display names for the columns.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
 
     bad = [m for m in methods if m not in METHODS]
     if bad:
@@ -329,7 +392,6 @@ def sweep_agreement(adapter: ScAle, batch, *, scales=(0.5, 1.5), kind: str = "sp
     import pandas as pd
     from scipy.stats import spearmanr
 
-    from scale_lib.scaling.sweep import rescaling_sweep
 
     if adapter.head_theta is None:
         raise ValueError("this adapter has no head coefficients (heads=False); nothing to compare with a head sweep")

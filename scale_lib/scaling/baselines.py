@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from scale_lib.core.arch import freeze, model_map, trainable_parameters
+from scale_lib.core.prefix import last_token_logits, prefix_cache
 
 __all__ = ["BASELINES", "make_baseline", "LinearProbe", "LastTokenLoRA"]
 
@@ -83,7 +84,6 @@ class LastTokenLoRA(nn.Module):
 
     def forward(self, **inputs) -> torch.Tensor:
         """Last-position logits ``(batch, vocab)``: the prefix with LoRA off, the last token with it on."""
-        from scale_lib.core.prefix import last_token_logits, prefix_cache
 
         cache = prefix_cache(self.model, inputs, causal=self.map.causal)
         with self.applied():

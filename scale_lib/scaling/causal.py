@@ -45,6 +45,7 @@ from scale_lib.core.prefix import last_token_logits, prefix_cache
 from scale_lib.core.scoring import option_scores
 from scale_lib.models import testbed
 from scale_lib.scaling.adapter import ScAle, ScAleConfig, train_scale
+from scale_lib.scaling.baselines import LastTokenLoRA
 from scale_lib.scaling.latent import PROJECTIONS
 
 __all__ = ["SCOPES", "HidingRule", "Hidden", "hide", "selective_heads", "damp_heads", "baked_damping", "Frozen", "Damped", "LogitScale",
@@ -324,7 +325,6 @@ class Method:
 def _lora(model):
     import warnings
 
-    from scale_lib.scaling.baselines import LastTokenLoRA
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         return LastTokenLoRA(model, 1)

@@ -17,10 +17,12 @@ several seeds into the chapter's metrics.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from scale_lib.core.arch import freeze
 from scale_lib.core.stats import mcnemar, paired_difference, ratio_of_sums, sign_test
@@ -74,7 +76,6 @@ def load_study_data(seed: int, *, n_per_kind: int = 1000, n_val_layouts: int = 2
     training layouts for the hiding, the corner question of ``n_val_layouts`` validation layouts (what
     the hiding's stopping rule and every choice of rate and steps read) and every question of
     ``n_test_layouts`` test layouts."""
-    from pathlib import Path
 
     directory = Path(directory) if directory is not None else testbed.testbed_dir(seed)
     tuned, tok, record = testbed.load_testbed(directory)
@@ -99,7 +100,6 @@ def study_seed(data: StudyData, *, arms=ARMS, rule: HidingRule = HidingRule(), k
 
     ``methods``: ``{arm: method names}`` replacing :data:`ARM_METHODS` for those arms; ``steps`` / ``lrs``
     (``{method: rates}``) replace the methods' grids (fast mode and tests only: the study uses the stated grids)."""
-    from tqdm.auto import tqdm
 
     bad = [a for a in arms if a not in ARMS]
     if bad:

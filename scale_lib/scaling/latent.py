@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from scale_lib.core.arch import model_map
-from scale_lib.core.stats import share_interval
+from scale_lib.core.arch import freeze, model_map
+from scale_lib.core.stats import share_interval, t_interval
 from scale_lib.models import testbed
 from scale_lib.scaling.adapt import adapt
 from scale_lib.scaling.sweep import rescaling_sweep
@@ -59,7 +61,6 @@ class TestbedData:
 
     def pretrained(self) -> nn.Module:
         """The same testbed before its non-spatial tuning (frozen, eval mode)."""
-        from scale_lib.core.arch import freeze
 
         model, _, _ = testbed.load_testbed(self.directory, stage="pretrained")
         freeze(model)
@@ -70,9 +71,7 @@ def load_data(seed: int | None = None, *, directory=None, n_per_kind: int = 1000
     """Testbed ``seed`` (or the one in ``directory``), frozen, with chapter 03's split: ``n_per_kind``
     spatial + ``n_per_kind`` non-spatial training items from its own training layouts, and every
     question of ``n_test_layouts`` held-out layouts."""
-    from pathlib import Path
 
-    from scale_lib.core.arch import freeze
 
     if (seed is None) == (directory is None):
         raise ValueError("give exactly one of seed= (a shipped testbed) or directory= (a checkpoint folder)")
@@ -153,7 +152,7 @@ def restored(tuned: nn.Module, source: nn.Module, projections=_ALL_PROJ, layers=
 
 
 def _spatial_acc(model: nn.Module, batch) -> float:
-    return testbed.evaluate(model, batch, None)["spatial"]
+    return testbed.evaluate(model, batch)["spatial"]
 
 
 def sweep_summary(sweep: pd.DataFrame, *, tolerance: float = 0.02) -> dict:
@@ -249,7 +248,6 @@ def study_testbed(data: TestbedData, *, steps: int = 300, lrs: dict | None = Non
 
 def across_testbeds(seeds=testbed.TESTBED_SEEDS, *, n_per_kind: int = 1000, n_test_layouts: int = 250, progress: bool = True, **kwargs):
     """:func:`study_testbed` on each testbed. Returns ``(table, details)``: one row per testbed, and per seed the adapter, change and sweep."""
-    from tqdm.auto import tqdm
 
     rows, details = [], {}
     for s in tqdm(list(seeds), desc="testbeds", disable=not progress):
@@ -263,7 +261,6 @@ def across_testbeds(seeds=testbed.TESTBED_SEEDS, *, n_per_kind: int = 1000, n_te
 
 def discovery_across(seeds=testbed.TESTBED_SEEDS, *, n_test_layouts: int = 250, progress: bool = True) -> pd.DataFrame:
     """Chapter 02's :func:`discovery` on each testbed: one row per seed (frozen spatial accuracy and the summary)."""
-    from tqdm.auto import tqdm
 
     rows = []
     for s in tqdm(list(seeds), desc="testbeds", disable=not progress):
@@ -272,7 +269,7 @@ def discovery_across(seeds=testbed.TESTBED_SEEDS, *, n_test_layouts: int = 250, 
         model, tok, record = testbed.load_testbed(seed=s)
         test = _test_batch(tok, record, n_test_layouts)
         _, summary = discovery(model, test)
-        rows.append(dict(testbed=s, frozen_spatial=testbed.evaluate(model, test, tok)["spatial"], **summary))
+        rows.append(dict(testbed=s, frozen_spatial=testbed.evaluate(model, test)["spatial"], **summary))
     return pd.DataFrame(rows).set_index("testbed")
 
 
@@ -298,7 +295,6 @@ def claims_table(table: pd.DataFrame, claims: dict) -> pd.DataFrame:
 def gain_summary(table: pd.DataFrame) -> dict:
     """ScAle's gain over testbeds (mean and 95 % t interval), its share of LoRA r=1's gain where that is
     defined, and its share of the accuracy the tuning took away."""
-    from scale_lib.core.stats import t_interval
 
     n = len(table)
     mean, low, high = t_interval(table.scale_gain)

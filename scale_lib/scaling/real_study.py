@@ -24,6 +24,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
+
+from scale_lib.core.schedules import batch_schedule
+from scale_lib.core.scoring import option_scores
+from scale_lib.scaling.adapt import adapt, class_scores, frozen_last_logits
+from scale_lib.scaling.shortcuts import words
+from scale_lib.scaling.sweep import PromptCache
 
 __all__ = ["PROOF_SCAN_LEVELS", "OLD_CONTROLS", "CONTROLS_THAT_CAN_FAIL", "SHORTCUT_BASELINES", "ALL_METHODS", "LR_GRID",
            "context_features", "ContextBias", "fit_context_bias", "frozen_outputs", "Scorer", "train_method", "choose_lr", "run_methods",
@@ -46,7 +53,6 @@ LR_GRID = {"calibration": (0.03, 0.1, 0.3), "presence_bias": (0.03, 0.1, 0.3), "
 
 def context_features(items) -> tuple[torch.Tensor, torch.Tensor]:
     """``(present, count)``, each ``(items, options)``: does each option word occur in the context, and how often."""
-    from scale_lib.scaling.shortcuts import words
 
     width = max(len(i.options) for i in items)
     present, count = torch.zeros(len(items), width), torch.zeros(len(items), width)
@@ -78,7 +84,6 @@ class ContextBias(nn.Module):
 
 def fit_context_bias(kind: str, option_logits: torch.Tensor, items, *, steps: int, lr: float, batch_size: int, seed: int) -> ContextBias:
     """Fit a :class:`ContextBias` on frozen option logits of ``items`` (cross-entropy over each item's options)."""
-    from scale_lib.core.schedules import batch_schedule
 
     present, count = context_features(items)
     answers = torch.tensor([i.answer_index for i in items])
@@ -109,7 +114,6 @@ class Scorer:
     the frozen last hidden state (for the probe) and the context features (for the biases)."""
 
     def __init__(self, model: nn.Module, batch, *, batch_size: int = 32):
-        from scale_lib.scaling.sweep import PromptCache
 
         self.model, self.batch = model, batch
         self.cache = PromptCache(model, batch, option_ids=batch.option_ids, batch_size=batch_size, progress=False)
@@ -120,8 +124,6 @@ class Scorer:
 
     def option_logits(self, method: str, trained) -> torch.Tensor:
         """``(items, options)`` scores of ``method`` (``trained``: what :func:`train_method` returned; ``None`` for frozen)."""
-        from scale_lib.core.scoring import option_scores
-        from scale_lib.scaling.adapt import class_scores
 
         ids = self.batch.option_ids
         if method == "frozen":
@@ -149,8 +151,6 @@ def train_method(model: nn.Module, method: str, train, *, lr: float, steps: int,
 
     ``frozen``: :func:`frozen_outputs` of ``train`` (calibration, the biases and the probe read only
     these; computed here when not given — pass them when several methods share one training set)."""
-    from scale_lib.core.scoring import option_scores
-    from scale_lib.scaling.adapt import adapt, frozen_last_logits
 
     if method not in ALL_METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods are {ALL_METHODS}")
@@ -193,7 +193,6 @@ def run_methods(model: nn.Module, trains: dict, test: Scorer, lrs: dict, *, meth
     Returns ``(correct, trained)``: ``correct[method][seed]`` the 1/0 vector over test items
     (``frozen`` under seed ``None``); ``trained[method, seed]`` what was trained (for ``extra`` scorers:
     ``{name: Scorer}`` also gets ``correct_extra[name][method][seed]``, returned as a third item)."""
-    from tqdm.auto import tqdm
 
     bad = [m for m in methods if m not in ALL_METHODS]
     if bad:
@@ -274,7 +273,6 @@ def general_check(model: nn.Module, method: str, trained, windows: torch.Tensor,
     and the accuracy on plain questions (``general``). Methods that read only frozen outputs cannot
     change either (``None``). ``window_cache``: a :class:`~scale_lib.scaling.sweep.PromptCache` of the windows' first
     ``L`` tokens, reused across adapters."""
-    from scale_lib.scaling.sweep import PromptCache
 
     if method not in ("frozen", "scale", "lora_r1_last", "lora_r1"):
         return {"loss": None, "accuracy": None}

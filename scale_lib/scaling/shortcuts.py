@@ -22,6 +22,7 @@ for the per-level table): :class:`scale_lib.data.spatial.graded.GradedItem` has 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -142,7 +143,6 @@ HEURISTICS = {h.name: h for h in BATTERY}
 
 def answer_prior(train_items) -> Heuristic:
     """A heuristic fitted on training items: the option word that was most often the answer there."""
-    from collections import Counter
 
     items = list(train_items)
     if not items:

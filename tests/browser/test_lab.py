@@ -174,7 +174,7 @@ def _kernel_check(page) -> list[dict]:
     page.keyboard.press("Escape")
     page.keyboard.press("b")
     page.keyboard.press("Enter")
-    page.keyboard.type("from scale_lib.book.plotting import _EXPLORERS, explorer_check; _ = [explorer_check(i) for i in range(len(_EXPLORERS))]; "
+    page.keyboard.type("from scale_lib.book.explorer import _EXPLORERS, explorer_check; _ = [explorer_check(i) for i in range(len(_EXPLORERS))]; "
                        "print('EXPLORER_CHECK_DONE')")
     page.keyboard.press("Shift+Enter")
     out = page.locator(PANEL).locator(".jp-OutputArea-output", has_text="EXPLORER_CHECK_DONE").last

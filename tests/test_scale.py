@@ -200,3 +200,13 @@ def test_scale_trains_saves_and_loads_on_a_model_type_without_a_built_in_layout(
         arch.LAYOUTS.pop("my_decoder", None)
     with pytest.raises(ValueError, match="unknown architecture 'my_decoder'"):
         sl.model_map(model)
+
+
+def test_prefix_cache_holds_no_graph_even_when_weights_train():
+    """Regression: the cache is a constant of training, built without gradients, whatever requires grad."""
+    model = sl.tiny_model("llama")
+    for p in model.parameters():
+        p.requires_grad_(True)
+    b = sl.tiny_batch(model, batch=2, seq=8, padding="left")
+    cache = prefix_cache(model, b)
+    assert not any(t.requires_grad for layer in cache.layers for t in (layer.keys, layer.values))

@@ -21,13 +21,13 @@ __all__ = ["extra_inputs", "prefix_cache", "last_token_logits", "select_rows", "
 
 # ---------------------------------------------------------------------------------------------
 # Prefix caching: the prompt once without gradients, then only the last token per step
-@torch.no_grad()
 def extra_inputs(inputs: Mapping) -> dict:
     """Everything in a model's input dict but ``input_ids`` and ``attention_mask`` (e.g. ``pixel_values``):
     what the prefix pass needs besides the tokens."""
     return {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
 
 
+@torch.no_grad()
 def prefix_cache(model: nn.Module, inputs: Mapping | torch.Tensor, attention_mask: torch.Tensor | None = None, *,
                  causal: bool | None = None, **extra):
     """Run everything but the last position once (no gradients) and return its KV cache.

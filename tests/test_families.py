@@ -9,10 +9,10 @@ import torch
 import scale_lib as sl
 
 FAMILIES = ("olmo", "olmo2", "granite", "mixtral", "qwen2_moe", "qwen3_moe", "smollm3", "gpt_neox", "falcon", "stablelm", "phi", "phi3", "cohere",
-            "gptj", "starcoder2", "mistral", "llava_next", "llava_onevision")
+            "gptj", "starcoder2", "mistral", "llava_next", "llava_onevision", "qwen3_vl", "internvl", "mistral3", "llama4", "idefics2", "gemma3n_text")
 
 
-MOE = ("mixtral", "qwen2_moe", "qwen3_moe")
+MOE = ("mixtral", "qwen2_moe", "qwen3_moe", "llama4")
 
 
 def test_every_requested_family_has_a_built_in_layout():

@@ -21,7 +21,8 @@ those norms; :func:`model_map` finds them in any layer that has a ``post_feedfor
 
 :func:`model_map` finds them for the architectures in :data:`LAYOUTS` (one entry per
 ``config.model_type``, like peft's ``TRANSFORMERS_MODELS_TO_*`` tables). Any other model can be
-described by hand with a :class:`Layout`.
+described by hand with a :class:`Layout`, registered with :func:`register_layout`, or, failing both, is
+read from its module tree by :func:`scale_lib.core.infer.infer_layout` (with a warning that shows the guess).
 """
 
 from __future__ import annotations
@@ -102,8 +103,15 @@ LAYOUTS: dict[str, Layout] = {
             mlp="mlp",
             final_norm="language_model.norm",
         )
-        for t in ("llava", "llava_next", "llava_onevision", "qwen2_vl", "qwen2_5_vl")
+        for t in ("llava", "llava_next", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "internvl", "mistral3")
     },
+    # Llama 4: the "mlp" site is the feed-forward block (a mixture of experts on MoE layers, plus the shared expert)
+    "llama4": Layout(layers="language_model.model.layers", attn_out="self_attn.o_proj", mlp="feed_forward", final_norm="language_model.model.norm"),
+    "llama4_text": Layout(layers="layers", attn_out="self_attn.o_proj", mlp="feed_forward", final_norm="norm"),
+    # Gemma 3n: post-norm like Gemma 3 (AltUp and LAuReL are per-position, so the decoder stays causal). The VLM's
+    # vision tower is a timm MobileNet; the language model is mapped the same way in both.
+    "gemma3n_text": _POST_NORM,
+    "gemma3n": Layout(layers="language_model.layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="language_model.norm", **_POST),
     # Mllama: every few layers is a cross-attention layer (no self_attn): its attention sites are the
     # cross-attention heads and output. On text-only input those layers are skipped entirely, and
     # scaled() warns that their sites were never reached.
@@ -119,7 +127,7 @@ LAYOUTS: dict[str, Layout] = {
         t: Layout(
             layers="text_model.layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="text_model.norm"
         )
-        for t in ("idefics3", "smolvlm")
+        for t in ("idefics3", "smolvlm", "idefics2")
     },
 }
 
@@ -135,6 +143,10 @@ VISION_LAYOUTS: dict[str, Layout] = {
     "smolvlm": Layout(layers="encoder.layers", attn_out="self_attn.out_proj", mlp="mlp", causal=False),
     "qwen2_vl": Layout(layers="visual.blocks", attn_out="attn.proj", mlp="mlp", causal=False),
     "qwen2_5_vl": Layout(layers="visual.blocks", attn_out="attn.proj", mlp="mlp", causal=False),
+    "qwen3_vl": Layout(layers="visual.blocks", attn_out="attn.proj", mlp="mlp", causal=False),
+    "idefics2": Layout(layers="vision_model.encoder.layers", attn_out="self_attn.out_proj", mlp="mlp", causal=False),
+    "internvl": Layout(layers="vision_tower.encoder.layer", attn_out="attention.projection_layer", mlp="mlp", causal=False),
+    "mistral3": Layout(layers="vision_tower.transformer.layers", attn_out="attention.o_proj", mlp="feed_forward", causal=False),
 }
 
 TOWERS = ("language", "vision")
@@ -303,8 +315,10 @@ def model_map(model: nn.Module, *, tower: str = "language", layout: Layout | Non
         layout: module names given by hand, for an architecture not in :data:`LAYOUTS`.
 
     Raises:
-        ValueError: unknown architecture (the message lists the layer stacks found and shows how
-            to pass a :class:`Layout`), unknown tower, or a layout whose names are not found.
+        ValueError: unknown architecture whose layout cannot be inferred (the message lists the layer
+            stacks found and shows how to pass a :class:`Layout`), unknown tower, or a layout whose names
+            are not found. An unknown type whose layout :func:`scale_lib.core.infer.infer_layout` can
+            read from the module tree is mapped with a ``UserWarning`` that prints the inferred layout.
     """
     if tower not in TOWERS:
         raise ValueError(f"unknown tower {tower!r}; valid towers are {TOWERS}")
@@ -312,16 +326,24 @@ def model_map(model: nn.Module, *, tower: str = "language", layout: Layout | Non
     cfg = getattr(model, "config", None)
     model_type = getattr(cfg, "model_type", type(model).__name__)
     table = LAYOUTS if tower == "language" else VISION_LAYOUTS
-    if layout is None:
-        if model_type not in table:
+    if layout is None and model_type not in table:
+        from scale_lib.core.infer import infer_layout
+
+        try:
+            layout = infer_layout(model, tower=tower)
+        except ValueError as err:
             raise ValueError(
-                f"unknown architecture {model_type!r} for the {tower} tower. Known: {sorted(table)}.\n"
+                f"unknown architecture {model_type!r} for the {tower} tower. Known: {sorted(table)}.\n{err}\n"
                 f"Layer stacks found in this model: {_module_lists(model) or ['(none)']}.\n"
                 "Describe it by hand, e.g. model_map(model, layout=scale_lib.Layout(layers='model.layers', "
                 "attn_out='self_attn.o_proj', mlp='mlp')) -- attn_out must be the module whose input is "
                 f"the concatenated head outputs -- or register it once: scale_lib.register_layout({model_type!r}, scale_lib.Layout(...))."
-            )
-        layout = table[model_type]
+            ) from None
+        import warnings
+
+        warnings.warn(f"{model_type!r} has no built-in {tower} layout; inferred {layout} from its module tree. Check it, then pass "
+                      f"layout= or scale_lib.register_layout({model_type!r}, layout) to make it explicit", UserWarning, stacklevel=3)
+    layout = layout or table[model_type]
     hits = _find_suffix(model, layout.layers, nn.ModuleList)
     if len(hits) != 1:
         raise ValueError(

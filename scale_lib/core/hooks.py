@@ -254,16 +254,23 @@ class Scaling:
             s = s * torch.as_tensor(value() if callable(value) else value, dtype=like.dtype, device=like.device)
         return s
 
+    def _rows_view(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as (batch, chunk, features). A 2-D ``(tokens, features)`` activation is split into the call's rows
+        when the token count is a multiple of them (Llama 4's MoE blocks flatten the batch), else taken as one row
+        (vision towers that flatten their patches)."""
+        if x.dim() != 2:
+            return x
+        mask = self.attention_mask if self.attention_mask is not None else self._call_mask
+        rows = mask.shape[0] if mask is not None else 1
+        return x.view(rows, -1, x.shape[-1]) if rows > 1 and x.shape[0] % rows == 0 else x.unsqueeze(0)
+
     def _make_head_hook(self, layer: int):
         n_heads, head_dim = self.map.n_heads, self.map.head_dim
 
         def hook(module, args):
             self._fired[f"L{layer}.heads"] = True
             x = args[0]
-            if x.dim() == 2:  # some vision towers flatten (tokens, features)
-                y = self._scale_heads(x.unsqueeze(0), layer, n_heads, head_dim).squeeze(0)
-            else:
-                y = self._scale_heads(x, layer, n_heads, head_dim)
+            y = self._scale_heads(self._rows_view(x), layer, n_heads, head_dim).reshape(x.shape)
             return (y,) + tuple(args[1:])
 
         return hook
@@ -279,10 +286,8 @@ class Scaling:
         def hook(module, args, output):
             self._fired[f"L{key[0]}.{key[1]}"] = True
             out = output[0] if isinstance(output, tuple) else output
-            squeeze = out.dim() == 2
-            o = out.unsqueeze(0) if squeeze else out
-            o = o * self._multiplier(o, self._block_scale(key, o), 1)
-            o = o.squeeze(0) if squeeze else o
+            o = self._rows_view(out)
+            o = (o * self._multiplier(o, self._block_scale(key, o), 1)).reshape(out.shape)
             return (o,) + tuple(output[1:]) if isinstance(output, tuple) else o
 
         return hook

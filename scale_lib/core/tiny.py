@@ -57,6 +57,17 @@ def _mllama(t):
     return tf.MllamaForConditionalGeneration(tf.MllamaConfig(vision_config=vision.to_dict(), text_config=text.to_dict(), image_token_index=IMAGE_TOKEN))
 
 
+def _llama4(t):
+    vision = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, image_size=32, patch_size=8,
+                  vision_output_dim=64, projector_input_dim=64, projector_output_dim=64, pixel_shuffle_ratio=0.5)
+    text = dict(t, head_dim=16, intermediate_size_mlp=2 * t["intermediate_size"], num_local_experts=2)
+    return tf.Llama4ForConditionalGeneration(tf.Llama4Config(text_config=text, vision_config=vision, image_token_index=IMAGE_TOKEN))
+
+
+def _small_tower():
+    return dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+
+
 def _builders():
     qwen2_vl_vision = dict(depth=2, embed_dim=32, hidden_size=64, num_heads=4, mlp_ratio=2, patch_size=4, spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
     qwen25_vl_vision = dict(depth=2, hidden_size=32, out_hidden_size=64, num_heads=4, intermediate_size=64, patch_size=4, spatial_merge_size=2, temporal_patch_size=2, in_channels=3, fullatt_block_indexes=[1], window_size=16)
@@ -124,13 +135,36 @@ def _builders():
         "qwen2_5_vl": lambda t: _qwen_vl(tf.Qwen2_5_VLForConditionalGeneration, tf.Qwen2_5_VLConfig, qwen25_vl_vision, t),
         "idefics3": lambda t: tf.Idefics3ForConditionalGeneration(tf.Idefics3Config(vision_config=_vision("siglip").to_dict(), text_config=tf.LlamaConfig(**t), image_token_id=IMAGE_TOKEN, scale_factor=2)),
         "smolvlm": lambda t: tf.SmolVLMForConditionalGeneration(tf.SmolVLMConfig(vision_config=_vision("siglip").to_dict(), text_config=tf.LlamaConfig(**t), image_token_id=IMAGE_TOKEN, scale_factor=2)),
+        # the six VLM families of transformers 5.23 added for issue #24 (gemma3n's tower needs timm: its language model is here)
+        "qwen3_vl": lambda t: tf.Qwen3VLForConditionalGeneration(tf.Qwen3VLConfig(
+            text_config=dict(t, head_dim=16, rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 10000.0}),
+            vision_config=dict(depth=2, hidden_size=32, out_hidden_size=t["hidden_size"], num_heads=4, intermediate_size=64, patch_size=4, spatial_merge_size=2,
+                               temporal_patch_size=2, deepstack_visual_indexes=[1], num_position_embeddings=16),
+            image_token_id=IMAGE_TOKEN, video_token_id=_VIDEO_TOKEN, vision_start_token_id=_VISION_START)),
+        "internvl": lambda t: tf.InternVLForConditionalGeneration(tf.InternVLConfig(
+            text_config=dict(model_type="qwen2", **t), vision_config=dict(_small_tower(), image_size=[32, 32], patch_size=[8, 8]), image_token_id=IMAGE_TOKEN)),
+        "mistral3": lambda t: tf.Mistral3ForConditionalGeneration(tf.Mistral3Config(
+            text_config=dict(model_type="mistral", **t), vision_config=dict(_small_tower(), image_size=32, patch_size=8, head_dim=8),
+            image_token_index=IMAGE_TOKEN, spatial_merge_size=2)),
+        "llama4": _llama4,
+        "idefics2": lambda t: tf.Idefics2ForConditionalGeneration(tf.Idefics2Config(
+            text_config=dict(model_type="mistral", **t), vision_config=dict(_small_tower(), image_size=32, patch_size=8),
+            perceiver_config=dict(hidden_size=t["hidden_size"], resampler_n_latents=4, resampler_depth=1, resampler_n_heads=2, resampler_head_dim=8, num_key_value_heads=1),
+            image_token_id=IMAGE_TOKEN)),
+        "gemma3n_text": lambda t: tf.Gemma3nForCausalLM(tf.Gemma3nTextConfig(
+            **t, head_dim=16, vocab_size_per_layer_input=t["vocab_size"], laurel_rank=4, altup_num_inputs=2,
+            activation_sparsity_pattern=[0.0] * t["num_hidden_layers"], num_kv_shared_layers=0)),
     }
 
 
 ARCHITECTURES: tuple[str, ...] = tuple(_builders())
-VLM_ARCHITECTURES = ("llava", "llava_siglip", "paligemma", "paligemma2", "gemma3", "qwen2_vl", "qwen2_5_vl", "idefics3", "smolvlm")
+VLM_ARCHITECTURES = ("llava", "llava_siglip", "paligemma", "paligemma2", "gemma3", "qwen2_vl", "qwen2_5_vl", "idefics3", "smolvlm",
+                     "qwen3_vl", "internvl", "mistral3", "llama4", "idefics2")
 #: Families with a norm after each sublayer, before the residual add (see :mod:`scale_lib.core.arch`).
+#: (Gemma 3n is mapped post-norm too, but its AltUp correction after the MLP is not additive, so it is not listed here.)
 POST_NORM_ARCHITECTURES = ("gemma2", "gemma3_text", "olmo2", "paligemma2", "gemma3")
+_IMAGE_TYPES = {"llava", "paligemma", "gemma3", "qwen2_vl", "qwen2_5_vl", "idefics3", "smolvlm", "qwen3_vl", "internvl", "mistral3", "llama4", "idefics2"}
+_QWEN_VL = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
 
 def tiny_model(arch: str, *, layers: int = 2, hidden: int = 64, heads: int = 4, kv_heads: int = 2, seed: int = 0, **config) -> nn.Module:
@@ -151,12 +185,16 @@ def tiny_model(arch: str, *, layers: int = 2, hidden: int = 64, heads: int = 4, 
 def _image_inputs(model: nn.Module, batch: int, gen: torch.Generator) -> tuple[int, dict]:
     """(number of image tokens per image, extra forward kwargs) for a tiny VLM."""
     mt = model.config.model_type
-    if mt in ("qwen2_vl", "qwen2_5_vl"):
+    if mt in _QWEN_VL:
         grid = torch.tensor([[1, 4, 4]] * batch)  # 16x16 pixels, patch 4 -> 4x4 patches -> 2x2 merged
         pixels = torch.randn(16 * batch, 3 * 2 * 4 * 4, generator=gen)
         return 4, dict(pixel_values=pixels, image_grid_thw=grid)
-    if mt in ("idefics3", "smolvlm"):
+    if mt in ("idefics3", "smolvlm", "idefics2"):  # idefics2: the perceiver resamples every image to 4 latents
         return 4, dict(pixel_values=torch.randn(batch, 1, 3, 32, 32, generator=gen))
+    if mt == "mistral3":  # Pixtral 4x4 patches merged 2x2
+        return 4, dict(pixel_values=torch.randn(batch, 3, 32, 32, generator=gen), image_sizes=torch.tensor([[32, 32]] * batch))
+    if mt in ("internvl", "llama4"):  # 4x4 patches, pixel-shuffled 2x2
+        return 4, dict(pixel_values=torch.randn(batch, 3, 32, 32, generator=gen))
     if mt == "gemma3":  # 4x4 SigLIP patches pooled to mm_tokens_per_image = 4
         return 4, dict(pixel_values=torch.randn(batch, 3, 32, 32, generator=gen))
     return 16, dict(pixel_values=torch.randn(batch, 3, 32, 32, generator=gen))  # CLIP/SigLIP 32px, patch 8
@@ -174,7 +212,7 @@ def tiny_batch(model: nn.Module, *, batch: int = 3, seq: int = 10, padding: str 
     gen = torch.Generator().manual_seed(seed)
     n_img, extra = (0, {})
     if images:
-        if model.config.model_type not in {"llava", "paligemma", "gemma3", "qwen2_vl", "qwen2_5_vl", "idefics3", "smolvlm"}:
+        if model.config.model_type not in _IMAGE_TYPES:
             raise ValueError(f"images=True needs a VLM; {model.config.model_type!r} is text-only")
         n_img, extra = _image_inputs(model, batch, gen)
     total = seq + n_img
@@ -186,7 +224,7 @@ def tiny_batch(model: nn.Module, *, batch: int = 3, seq: int = 10, padding: str 
         sl = slice(total - len(row), total) if padding == "left" else slice(0, len(row))
         ids[r, sl], mask[r, sl] = row, 1
     out = dict(input_ids=ids, attention_mask=mask, **extra)
-    if model.config.model_type in ("qwen2_vl", "qwen2_5_vl"):
+    if model.config.model_type in _QWEN_VL:
         out["mm_token_type_ids"] = (ids == IMAGE_TOKEN).long()
     if model.config.model_type in ("paligemma", "gemma3"):
         out["token_type_ids"] = (ids == IMAGE_TOKEN).long() if model.config.model_type == "gemma3" else torch.zeros_like(ids)

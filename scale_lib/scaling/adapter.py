@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from scale_lib.core.arch import Layout, freeze, model_map
+from scale_lib.core.arch import LAYOUTS, Layout, freeze, model_map
 from scale_lib.core.hooks import Scaling
 from scale_lib.core.prefix import (
     _cache_bytes,
@@ -79,6 +79,8 @@ class ScAle(nn.Module):
         super().__init__()
         self.config = config or ScAleConfig()
         mm = model_map(model, layout=layout)
+        if layout is None and mm.model_type not in LAYOUTS:
+            layout = mm.layout  # inferred from the module tree: saved with the adapter, so loading does not guess again
         self.__dict__["layout"] = layout
         layers = list(range(mm.n_layers)) if self.config.layers is None else list(self.config.layers)
         for layer in layers:

@@ -1,6 +1,7 @@
 """The ScAle adapter and the prefix-cached last-token path, on tiny models."""
 
 import warnings
+
 import pytest
 import torch
 

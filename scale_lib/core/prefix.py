@@ -16,7 +16,7 @@ from scale_lib.core.arch import model_map
 from scale_lib.core.batch import is_batch
 from scale_lib.core.hooks import active_scalings
 
-__all__ = ["extra_inputs", "prefix_cache", "last_token_logits", "select_rows", "n_rows"]
+__all__ = ["extra_inputs", "mrope_positions", "prefix_cache", "last_token_logits", "select_rows", "n_rows"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -25,6 +25,28 @@ def extra_inputs(inputs: Mapping) -> dict:
     """Everything in a model's input dict but ``input_ids`` and ``attention_mask`` (e.g. ``pixel_values``):
     what the prefix pass needs besides the tokens."""
     return {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+
+
+def _per_token(value, input_ids: torch.Tensor) -> bool:
+    """Whether an extra input has one entry per token (``mm_token_type_ids``, ``token_type_ids``)."""
+    return isinstance(value, torch.Tensor) and value.dim() >= 2 and tuple(value.shape[:2]) == tuple(input_ids.shape)
+
+
+def mrope_positions(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, extra: Mapping) -> torch.Tensor | None:
+    """The multimodal rotary positions ``(3, batch, seq)`` of the Qwen-VL families for the whole prompt, or ``None``.
+
+    Qwen2-VL, Qwen2.5-VL and Qwen3-VL place image tokens on a (time, height, width) grid. Left to itself the
+    model computes these positions on the first pass and keeps an offset (``rope_deltas``) as *state* for
+    later cached steps, which is wrong as soon as caches of several minibatches are reused in turn. The
+    prefix cache computes them once per prompt and passes them explicitly to both passes instead."""
+    inner = getattr(model, "model", model)
+    get_rope_index = getattr(inner, "get_rope_index", None)
+    if get_rope_index is None or extra.get("mm_token_type_ids") is None:
+        return None
+    keys = ("image_grid_thw", "video_grid_thw", "second_per_grid_ts")
+    positions, _ = get_rope_index(input_ids, mm_token_type_ids=extra["mm_token_type_ids"], attention_mask=attention_mask,
+                                  **{k: extra[k] for k in keys if extra.get(k) is not None})
+    return positions
 
 
 @torch.no_grad()
@@ -58,8 +80,17 @@ def prefix_cache(model: nn.Module, inputs: Mapping | torch.Tensor, attention_mas
                          "would be wrong; train on the full sequence instead")
     if not bool(attention_mask[:, -1].all()):
         raise ValueError("prefix caching needs left-padded rows: every row's last column must be a real token")
+    from scale_lib.core.arch import unwrap
+
+    positions = mrope_positions(unwrap(model), input_ids, attention_mask, extra)
+    extra = {k: v[:, :-1] if _per_token(v, input_ids) else v for k, v in extra.items()}  # per-token extras lose the last column too
+    if positions is not None:
+        extra["position_ids"] = positions[..., :-1]
     out = model(input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1], use_cache=True, **extra)
-    return out.past_key_values
+    cache = out.past_key_values
+    if positions is not None:
+        cache.scale_lib_last_positions = positions[..., -1:]  # read by last_token_logits (the model's own offset is state)
+    return cache
 
 
 def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, reuse: bool = True) -> torch.Tensor:
@@ -74,8 +105,10 @@ def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attentio
     can_crop = reuse and hasattr(cache, "crop") and layers is not None and all(hasattr(x, "keys") for x in layers)
     past = cache if (can_crop or not reuse) else copy.deepcopy(cache)
     prefix_len = cache.get_seq_length() if can_crop else None
+    positions = getattr(cache, "scale_lib_last_positions", None)
+    extra = {} if positions is None else {"position_ids": positions}
     try:
-        out = model(input_ids=input_ids[:, -1:], attention_mask=attention_mask, past_key_values=past, use_cache=True)
+        out = model(input_ids=input_ids[:, -1:], attention_mask=attention_mask, past_key_values=past, use_cache=True, **extra)
     finally:
         if can_crop and cache.get_seq_length() > prefix_len:
             cache.crop(prefix_len - cache.get_seq_length())  # transformers 5: a negative count removes tokens
@@ -89,7 +122,51 @@ def select_rows(inputs, rows) -> dict:
     selects its own rows (e.g. :class:`scale_lib.data.cloze.ClozeBatch`, which drops all-padding columns)."""
     if is_batch(inputs):
         return inputs.inputs(rows)
-    return {name: v[rows] for name, v in inputs.items()}
+    out = {name: v[rows] for name, v in inputs.items() if name not in _FLAT_VISION_KEYS}
+    for pixels, grid, kind in _FLAT_VISION:
+        if inputs.get(grid) is not None:
+            out.update(_select_flat_images(inputs, rows, pixels, grid, kind))
+    return out
+
+
+#: Qwen-VL processors flatten the patches of every image of a batch into one ``pixel_values`` tensor and
+#: describe each image by a (time, height, width) row of ``image_grid_thw``.
+_FLAT_VISION = (("pixel_values", "image_grid_thw", 1), ("pixel_values_videos", "video_grid_thw", 2))
+_FLAT_VISION_KEYS = {"pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts"}
+
+
+def _select_flat_images(inputs, rows, pixels_key: str, grid_key: str, kind: int) -> dict:
+    """The patches, grid rows (and video frame rates) of the images that belong to ``rows``."""
+    grid = inputs[grid_key]
+    types = inputs.get("mm_token_type_ids")
+    if types is None:
+        raise ValueError(f"selecting rows of a batch with {grid_key} needs mm_token_type_ids (which tokens are image/video "
+                         "tokens); the Qwen-VL processors return it alongside input_ids")
+    patches = grid.prod(-1)
+    tokens_per_row = (types == kind).sum(-1).tolist()
+    merge = int(patches.sum()) // max(1, sum(tokens_per_row))  # patches per placeholder token (spatial_merge_size ** 2)
+    per_image = (patches // max(1, merge)).tolist()
+    owner, image = [], 0  # the row each image belongs to, in order
+    for row, need in enumerate(tokens_per_row):
+        while need > 0:
+            if image >= len(per_image) or per_image[image] > need:
+                raise ValueError(f"{grid_key} does not match mm_token_type_ids: row {row} has image/video tokens no image of the grid fills")
+            owner.append(row)
+            need -= per_image[image]
+            image += 1
+    if image != len(per_image):
+        raise ValueError(f"{grid_key} lists {len(per_image)} images/videos but mm_token_type_ids has placeholder tokens for {image}")
+    order = torch.as_tensor(rows).reshape(-1).tolist()
+    chosen = [i for r in order for i, o in enumerate(owner) if o == r]
+    starts = torch.cat([torch.zeros(1, dtype=torch.long), patches.cumsum(0)])
+    out = {}
+    if inputs.get(pixels_key) is not None:
+        pix = inputs[pixels_key]
+        out[pixels_key] = torch.cat([pix[int(starts[i]):int(starts[i + 1])] for i in chosen]) if chosen else pix[:0]
+    out[grid_key] = grid[chosen]
+    if kind == 2 and inputs.get("second_per_grid_ts") is not None:  # one frame rate per video
+        out["second_per_grid_ts"] = torch.as_tensor(inputs["second_per_grid_ts"])[chosen]
+    return out
 
 
 def n_rows(inputs) -> int:

@@ -1,0 +1,119 @@
+"""ScAle on the reader's own model (issue #24): any architecture, every VLM family in every cache mode,
+peft, generation, merging — each on a tiny model."""
+
+import warnings
+
+import pytest
+import torch
+
+import scale_lib as sl
+from scale_lib.core.infer import infer_layout
+from scale_lib.core.prefix import last_token_logits, prefix_cache, select_rows
+from scale_lib.scaling.adapter import ScAle, train_scale
+
+CAUSAL_VLMS = [a for a in sl.VLM_ARCHITECTURES if a not in ("paligemma", "paligemma2")]  # PaliGemma: a prefix-LM (no prefix cache)
+
+
+def _random_theta(adapter, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in adapter.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    return adapter
+
+
+@pytest.mark.parametrize("arch", [a for a in sl.ARCHITECTURES if a != "bert"])
+def test_the_inferred_layout_is_the_built_in_one(arch):
+    """The fallback for unknown types, checked where the answer is known: every built-in decoder layout."""
+    model = sl.tiny_model(arch)
+    guess, known = infer_layout(model), sl.LAYOUTS[model.config.model_type]
+    assert guess.layers.endswith(known.layers) and guess.attn_out == known.attn_out and guess.mlp == known.mlp
+
+
+def test_a_stack_that_cannot_be_inferred_says_what_was_found():
+    model = sl.tiny_model("bert")
+    with pytest.raises(ValueError, match=r"(?s)no stack fits.*encoder.layer \(2 x BertLayer\).*MLP: none"):
+        infer_layout(model)
+    model.config.model_type = "my_encoder"
+    with pytest.raises(ValueError, match=r"(?s)unknown architecture 'my_encoder'.*no stack fits.*register_layout"):
+        ScAle(model)
+
+
+@pytest.mark.parametrize("arch", ["qwen3_vl", "internvl", "mistral3", "llama4", "idefics2", "gemma3n_text"])
+def test_every_site_of_the_new_families_moves_the_last_token_only(arch):
+    torch.manual_seed(0)
+    model = sl.tiny_model(arch, initializer_range=0.2)
+    b = sl.tiny_batch(model, padding="left", images=arch in sl.VLM_ARCHITECTURES)
+    mm = sl.model_map(model)
+    if arch == "gemma3n_text":
+        assert mm.layout.post_norm
+    with torch.no_grad():
+        plain = model(**b).logits
+        hooks_before = sl.count_hooks(model)  # InternVL registers hooks of its own on its first forward
+        for layer in range(mm.n_layers):
+            for site, scale in ((f"L{layer}.H1", 0.0), (f"L{layer}.mlp", 2.0), (f"L{layer}.heads", torch.linspace(0, 2, mm.n_heads))):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")  # every site is reached
+                    with sl.scaled(model, {site: scale}):
+                        moved = model(**b).logits
+                assert (moved - plain)[:, -1].abs().max() > 1e-4, f"{arch}: {site} changes nothing"
+                earlier = b["attention_mask"][:, :-1].bool()
+                torch.testing.assert_close(moved[:, :-1][earlier], plain[:, :-1][earlier], atol=1e-5, rtol=1e-5)
+    assert sl.count_hooks(model) == hooks_before
+
+
+@pytest.mark.parametrize("arch", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"])
+def test_rows_of_a_flattened_image_batch_select_their_own_patches(arch):
+    model = sl.tiny_model(arch)
+    b = sl.tiny_batch(model, batch=4, padding="left", images=True)
+    rows = torch.tensor([2, 0])
+    sub = select_rows(b, rows)
+    assert sub["pixel_values"].shape[0] == 2 * b["pixel_values"].shape[0] // 4 and sub["image_grid_thw"].shape == (2, 3)
+    with torch.no_grad():
+        whole = model(**b).logits[rows, -1]
+        part = model(**sub).logits[:, -1]
+    torch.testing.assert_close(part, whole, atol=1e-5, rtol=1e-5)
+    bad = dict(b, mm_token_type_ids=torch.zeros_like(b["mm_token_type_ids"]))
+    with pytest.raises(ValueError, match="lists 4 images/videos but mm_token_type_ids has placeholder tokens for 0"):
+        select_rows(bad, rows)
+
+
+@pytest.mark.parametrize("arch", CAUSAL_VLMS)
+def test_a_reused_prefix_is_right_after_another_minibatch_ran(arch):
+    """Qwen-VL models keep their rotary offset as state; a cache reused after another minibatch's prefix must
+    still give the plain path's logits and gradients."""
+    model = sl.tiny_model(arch)
+    b = sl.tiny_batch(model, batch=4, padding="left", images=True)
+    first, second = select_rows(b, torch.tensor([0, 1])), select_rows(b, torch.tensor([2, 3]))
+    adapter = _random_theta(ScAle(model))
+    target = torch.tensor([3, 5])
+    with adapter.applied():
+        plain = model(**first).logits[:, -1]
+    torch.nn.functional.cross_entropy(plain, target).backward()
+    grads = [p.grad.clone() for p in adapter.parameters()]
+    adapter.zero_grad()
+    cache = prefix_cache(model, first)
+    prefix_cache(model, second)  # another minibatch's prefix in between (as every epoch does)
+    with torch.no_grad():
+        model(**second)
+    with adapter.applied():
+        step = last_token_logits(model, cache, first["input_ids"], first["attention_mask"])
+    torch.nn.functional.cross_entropy(step, target).backward()
+    assert (step - plain).abs().max() <= 1e-5
+    for g, p in zip(grads, adapter.parameters()):
+        assert (g - p.grad).abs().max() <= 1e-6
+
+
+@pytest.mark.parametrize("arch", CAUSAL_VLMS)
+def test_train_scale_runs_every_cache_mode_equal_to_the_plain_path(arch):
+    base = sl.tiny_model(arch)
+    b = sl.tiny_batch(base, batch=6, padding="left", images=True)
+    labels = torch.randint(5, 50, (6,), generator=torch.Generator().manual_seed(0))
+    losses, coefficients = {}, {}
+    for mode in ("off", "reuse", "recompute"):
+        adapter = _random_theta(ScAle(sl.tiny_model(arch)))
+        losses[mode] = train_scale(adapter, b, labels, steps=4, batch_size=3, lr=0.05, cache=mode, progress=False)
+        coefficients[mode] = adapter.coefficients()["heads"]
+    for mode in ("reuse", "recompute"):  # steps 1-2 visit both minibatches once; step 3 reuses the first cache
+        assert max(abs(a - c) for a, c in zip(losses[mode][:3], losses["off"][:3])) < 1e-5, (mode, losses)
+        torch.testing.assert_close(coefficients[mode], coefficients["off"], atol=1e-4, rtol=1e-4)

@@ -122,7 +122,8 @@ def select_rows(inputs, rows) -> dict:
     selects its own rows (e.g. :class:`scale_lib.data.cloze.ClozeBatch`, which drops all-padding columns)."""
     if is_batch(inputs):
         return inputs.inputs(rows)
-    out = {name: v[rows] for name, v in inputs.items() if name not in _FLAT_VISION_KEYS}
+    flat = inputs.get("image_grid_thw") is not None or inputs.get("video_grid_thw") is not None
+    out = {name: v[rows] for name, v in inputs.items() if not (flat and name in _FLAT_VISION_KEYS)}
     for pixels, grid, kind in _FLAT_VISION:
         if inputs.get(grid) is not None:
             out.update(_select_flat_images(inputs, rows, pixels, grid, kind))

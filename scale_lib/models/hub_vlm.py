@@ -10,8 +10,10 @@ on a real model:
 :func:`encode` wraps each prompt in the model's chat template (image first, then the text with the
 lettered options), left-pads so the answer is predicted at the last position, and labels each item
 with the token of its answer **letter**; ``option_ids`` holds the letters' tokens, so scoring is the
-argmax over the item's own letters. It needs image tensors with a batch dimension (LLaVA,
-SmolVLM/Idefics3, PaliGemma); Qwen2-VL's processor flattens patches across images and is refused.
+argmax over the item's own letters. Image tensors either have a batch dimension (LLaVA, SmolVLM/Idefics3,
+PaliGemma) or are Qwen-VL's flattened patches described by ``image_grid_thw``, which
+:func:`scale_lib.core.prefix.select_rows` splits by row. (The Qwen path is tested on tiny batches; a real
+Qwen processor needs torchvision, which this book's pinned torch cannot install, so it is untested here.)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from scale_lib.core.batch import answer_labels
+from scale_lib.core.prefix import _FLAT_VISION_KEYS, select_rows
 from scale_lib.data.spatial import render
 from scale_lib.data.spatial.items import LETTERS
 
@@ -115,8 +118,11 @@ class HubBatch:
     items: list = field(repr=False)
 
     def inputs(self, rows=None) -> dict:
-        sel = slice(None) if rows is None else rows
-        return {k: v[sel] for k, v in self.tensors.items()}
+        if rows is None:
+            return dict(self.tensors)
+        if isinstance(rows, slice):
+            rows = torch.arange(len(self.items))[rows]
+        return select_rows(self.tensors, rows)  # per-row tensors, and each row's own patches of a flattened (Qwen-VL) pixel_values
 
     def __len__(self) -> int:
         return len(self.items)
@@ -159,10 +165,13 @@ def encode(processor, items, *, cell: int = 64, answer_prefix: str = "", device=
         tok.padding_side = old_side
     tensors = {k: v for k, v in out.items() if isinstance(v, torch.Tensor)}
     n = len(items)
-    bad = [k for k, v in tensors.items() if v.shape[0] != n]
+    flat = _FLAT_VISION_KEYS if "image_grid_thw" in tensors else set()  # Qwen-VL: patches of all images in one tensor
+    bad = [k for k, v in tensors.items() if v.shape[0] != n and k not in flat]
     if bad:
-        raise ValueError(f"processor outputs {bad} have no per-item batch dimension (e.g. Qwen2-VL flattens image patches); "
-                         "use a LLaVA, SmolVLM/Idefics3 or PaliGemma checkpoint")
+        raise ValueError(f"processor outputs {bad} have no per-item batch dimension and no image_grid_thw to split them by; "
+                         "use a LLaVA, SmolVLM/Idefics3, PaliGemma or Qwen-VL checkpoint")
+    if flat and "mm_token_type_ids" not in tensors:
+        raise ValueError("a Qwen-VL processor output without mm_token_type_ids: call the processor with return_mm_token_type_ids=True")
     if device is not None:
         tensors = {k: v.to(device) for k, v in tensors.items()}
     option_ids = torch.full((n, len(LETTERS)), -1, dtype=torch.long)

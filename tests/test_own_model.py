@@ -117,3 +117,44 @@ def test_train_scale_runs_every_cache_mode_equal_to_the_plain_path(arch):
     for mode in ("reuse", "recompute"):  # steps 1-2 visit both minibatches once; step 3 reuses the first cache
         assert max(abs(a - c) for a, c in zip(losses[mode][:3], losses["off"][:3])) < 1e-5, (mode, losses)
         torch.testing.assert_close(coefficients[mode], coefficients["off"], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma2"])
+def test_generation_gives_the_same_tokens_with_and_without_a_kv_cache_in_each_mode(arch):
+    model = sl.tiny_model(arch, initializer_range=0.2)
+    b = sl.tiny_batch(model, batch=3, padding="left")
+    adapter = _random_theta(ScAle(model), seed=3)
+    kw = dict(max_new_tokens=6, do_sample=False, pad_token_id=0, output_scores=True, return_dict_in_generate=True)
+    out = {}
+    for mode in ("prompt_last", "every_new_token"):
+        for cache in (True, False):
+            out[mode, cache] = adapter.generate(b, scale=mode, use_cache=cache, **kw)
+        assert torch.equal(out[mode, True].sequences, out[mode, False].sequences), mode
+        for a, c in zip(out[mode, True].scores, out[mode, False].scores):
+            torch.testing.assert_close(a, c, atol=1e-4, rtol=1e-4)
+    naive = {}
+    for cache in (True, False):  # what the plain hooks do: "the last position of each forward call"
+        with adapter.applied(), torch.no_grad():
+            naive[cache] = model.generate(**b, use_cache=cache, **kw)
+    assert max(float((a - c).abs().max()) for a, c in zip(naive[True].scores, naive[False].scores)) > 1e-3  # why the modes exist
+    # the two modes agree on the first token (both scale the prompt's last one) and differ afterwards
+    torch.testing.assert_close(out["prompt_last", True].scores[0], out["every_new_token", True].scores[0])
+    assert max(float((a - c).abs().max()) for a, c in zip(out["prompt_last", True].scores[1:], out["every_new_token", True].scores[1:])) > 1e-3
+    with adapter.applied():  # the first generated token is the adapted last-token argmax
+        first = model(**b).logits[:, -1].argmax(-1)
+    assert torch.equal(out["prompt_last", True].sequences[:, b["input_ids"].shape[1]], first)
+    # and with the frozen model the first token is different somewhere (the adapter does something)
+    with torch.no_grad():
+        frozen = model(**b).logits[:, -1]
+    assert (frozen - out["prompt_last", True].scores[0]).abs().max() > 1e-3
+    assert sl.count_hooks(model) == 0
+
+
+def test_a_generation_mode_that_does_not_exist_is_refused():
+    model = sl.tiny_model("llama")
+    adapter = ScAle(model)
+    with pytest.raises(ValueError, match=r"unknown generation mode scale='all_tokens'; valid: \('prompt_last', 'every_new_token'\)"):
+        adapter.generate(sl.tiny_batch(model), scale="all_tokens", max_new_tokens=2)
+    with pytest.raises(ValueError, match="left-padded"):
+        adapter.generate(sl.tiny_batch(model, padding="right"), max_new_tokens=2)
+    assert sl.count_hooks(model) == 0

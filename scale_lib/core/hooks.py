@@ -178,19 +178,23 @@ class Scaling:
     def _check_positions(self, positions):
         if isinstance(positions, str):
             if positions not in ("last", "all"):
-                raise ValueError(f"unknown positions {positions!r}; use 'last', 'all', an int, a list of ints or a (batch,) tensor")
+                raise ValueError(f"unknown positions {positions!r}; use 'last', 'all', an int, a list of ints, a slice or a (batch,) tensor")
             if positions == "last" and self.map.tower == "vision":
                 raise ValueError("positions='last' means the last real text token; for the vision tower use 'all' or explicit positions")
             return positions
         if isinstance(positions, int) and not isinstance(positions, bool):
             return [positions]
+        if isinstance(positions, slice):  # e.g. slice(prompt_len - 1, None): the prompt's last token and every token after it
+            if positions.step not in (None, 1) or not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (positions.start, positions.stop)):
+                raise ValueError(f"a positions slice takes int bounds and no step, e.g. slice(9, None); got {positions!r}")
+            return positions
         if isinstance(positions, torch.Tensor):
             if positions.dtype not in (torch.int64, torch.int32) or positions.dim() != 1:
                 raise ValueError(f"a positions tensor must be a 1-D integer tensor (one position per row), got {positions.dtype} {tuple(positions.shape)}")
             return positions
         if isinstance(positions, Sequence) and positions and all(isinstance(p, int) and not isinstance(p, bool) for p in positions):
             return list(positions)
-        raise TypeError(f"positions must be 'last', 'all', an int, a non-empty list of ints or a (batch,) tensor; got {positions!r}")
+        raise TypeError(f"positions must be 'last', 'all', an int, a non-empty list of ints, a slice or a (batch,) tensor; got {positions!r}")
 
     def _rows_cols(self, batch: int, chunk: int, device) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(rows, cols) inside the current chunk to scale, or None for every position."""
@@ -212,6 +216,10 @@ class Scaling:
             idx = self.positions.to(device)
             idx = torch.where(idx < 0, idx + total, idx)
             rows = torch.arange(batch, device=device)
+        elif isinstance(self.positions, slice):
+            pos = torch.arange(*self.positions.indices(total), device=device)
+            rows = torch.arange(batch, device=device).repeat_interleave(len(pos))
+            idx = pos.repeat(batch)
         else:
             bad = [p for p in self.positions if not -total <= p < total]
             if bad:
@@ -373,7 +381,8 @@ def scaled(
         scales: ``{site: scale}``; sites are strings like ``"L3.H5"``, ``"L3.heads"``,
             ``"L3.attn"``, ``"L3.mlp"`` or :class:`Site` objects; scales are numbers or tensors
             (``"L3.heads"`` also takes one scale per head, shape ``(n_heads,)``).
-        positions: ``"last"`` (default), ``"all"``, int(s), or a ``(batch,)`` tensor.
+        positions: ``"last"`` (default), ``"all"``, int(s), a slice of positions (``slice(9, None)``: 9 and after),
+            or a ``(batch,)`` tensor. Positions are counted in the whole sequence, also in KV-cached steps.
         attention_mask: the mask that defines "last"; by default the one the model is called with.
         tower: ``"language"`` (default) or ``"vision"`` for a VLM's vision encoder.
         layout: module names for an architecture :func:`scale_lib.model_map` does not know.

@@ -39,7 +39,7 @@ from scale_lib.core.prefix import (
 from scale_lib.core.schedules import batch_schedule
 from scale_lib.core.training import fit
 
-__all__ = ["ScAleConfig", "ScAle", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup", "scale_step",
+__all__ = ["ScAleConfig", "ScAle", "GENERATION_MODES", "prefix_cache", "last_token_logits", "train_scale", "batch_schedule", "cache_check", "cached_step_speedup", "scale_step",
            "select_rows", "n_rows"]
 
 
@@ -68,6 +68,10 @@ class ScAleConfig:
             raise ValueError(f"bound {self.bound} must contain 1 strictly inside (lo < 1 < hi) so that ScAle starts as the identity")
         if not (self.heads or self.mlp):
             raise ValueError("ScAleConfig needs heads=True, mlp=True or both")
+
+
+#: What :meth:`ScAle.generate` can scale while generating.
+GENERATION_MODES = ("prompt_last", "every_new_token")
 
 
 class ScAle(nn.Module):
@@ -176,6 +180,37 @@ class ScAle(nn.Module):
         if self._attached is not None:
             self._attached.detach()
             self._attached = None
+
+    # ------------------------------------------------------------------ generating
+    def generate(self, inputs: dict, *, scale: str = "prompt_last", **generate_kwargs) -> torch.Tensor:
+        """``model.generate(**inputs, **generate_kwargs)`` with the adapter on, with a defined meaning.
+
+        ``scale`` (see :data:`GENERATION_MODES`):
+
+        * ``"prompt_last"`` (default) — only the prompt's last token is scaled, the position ScAle was
+          trained on; generated tokens run through the frozen model (they see the scaled token's keys
+          and values). Like peft's aLoRA, the adapter acts on the prompt, not on the answer.
+        * ``"every_new_token"`` — the prompt's last token and every generated token are scaled, each
+          as it is produced.
+
+        Either way KV-cached and uncached generation give the same tokens (positions are counted in
+        the whole sequence, so a cached step knows where it is). Prompts must be left-padded. An
+        adapter trained with ``positions="all"`` scales every position (``scale`` is not used).
+        Plain ``with adapter.applied(): model.generate(...)`` scales "the last position" of each
+        forward call, which is ``every_new_token`` with a KV cache but only the final token without one.
+        """
+        if scale not in GENERATION_MODES:
+            raise ValueError(f"unknown generation mode scale={scale!r}; valid: {GENERATION_MODES}")
+        mask = inputs.get("attention_mask")
+        if mask is None or not bool(mask[:, -1].all()):
+            raise ValueError("generate needs left-padded prompts with an attention_mask (every row's last column a real token)")
+        prompt_len = int(inputs["input_ids"].shape[1])
+        if self.config.positions == "all":
+            positions = "all"
+        else:
+            positions = [prompt_len - 1] if scale == "prompt_last" else slice(prompt_len - 1, None)
+        with torch.no_grad(), Scaling(self.model, self.sites(), positions=positions, mmap=self.map):
+            return self.model.generate(**inputs, **generate_kwargs)
 
     # ------------------------------------------------------------------ saving
     def _signature(self) -> dict:

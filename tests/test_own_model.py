@@ -158,3 +158,50 @@ def test_a_generation_mode_that_does_not_exist_is_refused():
     with pytest.raises(ValueError, match="left-padded"):
         adapter.generate(sl.tiny_batch(model, padding="right"), max_new_tokens=2)
     assert sl.count_hooks(model) == 0
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "phi", "gemma2", "gemma3_text", "qwen3", "llava"])
+def test_a_merged_all_position_adapter_gives_the_hooked_logits(arch):
+    import copy
+
+    from scale_lib.scaling.adapter import ScAleConfig
+
+    model = sl.tiny_model(arch, initializer_range=0.1)
+    b = sl.tiny_batch(model, padding="left", images=arch in sl.VLM_ARCHITECTURES)
+    adapter = _random_theta(ScAle(model, ScAleConfig(positions="all")), seed=4)
+    with torch.no_grad(), adapter.applied():
+        hooked = model(**b).logits
+    with torch.no_grad():
+        frozen = model(**b).logits
+    merged_model = copy.deepcopy(model)
+    twin = ScAle(merged_model, ScAleConfig(positions="all"))
+    twin.load_state_dict(adapter.state_dict())
+    twin.merge()
+    with torch.no_grad():
+        merged = merged_model(**b).logits
+    assert (hooked - frozen).abs().max() > 1e-2  # the coefficients do something
+    torch.testing.assert_close(merged, hooked, atol=2e-5, rtol=2e-5)
+    with pytest.raises(RuntimeError, match="merged into the model's weights"):
+        twin.applied()
+    assert sl.count_hooks(merged_model) == sl.count_hooks(model)
+
+
+def test_a_last_token_or_moe_adapter_refuses_to_merge_and_changes_nothing():
+    from scale_lib.scaling.adapter import ScAleConfig
+    from scale_lib.scaling.merge import HOOK_OVERHEAD
+
+    model = sl.tiny_model("llama")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"(?s)last-token ScAle adapter \(positions='last'\) cannot be merged.*1\.0\d\dx a plain forward.*positions='all'"):
+        _random_theta(ScAle(model)).merge()
+    moe = sl.tiny_model("mixtral")
+    moe_before = {k: v.clone() for k, v in moe.state_dict().items()}
+    with pytest.raises(ValueError, match=r"(?s)cannot merge the MLP coefficient of layer 0.*mixture-of-experts.*mlp=False"):
+        _random_theta(ScAle(moe, ScAleConfig(positions="all"))).merge()
+    for m, saved in ((model, before), (moe, moe_before)):
+        assert all(torch.equal(v, saved[k]) for k, v in m.state_dict().items())  # nothing half-applied
+    import json
+    from pathlib import Path
+
+    measured = json.loads((Path(__file__).parents[1] / "benchmarks/results/hooks.json").read_text())["ratio_hooked_over_plain"]
+    assert HOOK_OVERHEAD == pytest.approx(measured, abs=5e-4)  # the message quotes the benchmark

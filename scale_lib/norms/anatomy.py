@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from scale_lib.core.arch import unwrap
+from scale_lib.core.normweight import stores_offset
 
 __all__ = ["NORM_TABLE", "FUSED", "NormInfo", "classify_norms", "stores_offset", "gamma_of", "identity_weight", "linear_consumers",
            "is_tied", "norm_eps", "set_module"]
@@ -122,31 +123,7 @@ def classify_norms(model: nn.Module) -> list[NormInfo]:
 
 
 # --------------------------------------------------------------------------------------- surgery
-_OFFSET_BY_TYPE: dict[type, bool] = {}
-
-
-@torch.no_grad()
-def stores_offset(norm: nn.Module) -> bool:
-    """Does this norm store γ as ``1 + w`` (Gemma, Qwen3-Next, …)? Found by behaviour, not by name:
-    with ``w = 0`` such a norm is the plain normalisation, a ``γ = w`` norm outputs zeros."""
-    kind = type(norm)
-    if kind not in _OFFSET_BY_TYPE:
-        if not hasattr(norm, "weight"):
-            raise ValueError(f"{kind.__name__} has no weight; only RMSNorm-style layers are supported")
-        bias = getattr(norm, "bias", None) if isinstance(getattr(norm, "bias", None), torch.Tensor) else None
-        saved = norm.weight.detach().clone(), None if bias is None else bias.detach().clone()
-        try:  # a LayerNorm's bias would otherwise pass through a zero weight
-            norm.weight.zero_()
-            if bias is not None:
-                bias.zero_()
-            x = torch.randn(2, norm.weight.shape[-1], dtype=norm.weight.dtype, device=norm.weight.device)
-            out = norm(x)
-        finally:
-            norm.weight.copy_(saved[0])
-            if bias is not None:
-                bias.copy_(saved[1])
-        _OFFSET_BY_TYPE[kind] = bool(out.float().abs().max() > 1e-3)
-    return _OFFSET_BY_TYPE[kind]
+# stores_offset lives in scale_lib.core.normweight (ScAle's merge needs it too); re-exported here
 
 
 def gamma_of(norm: nn.Module) -> torch.Tensor:

@@ -167,6 +167,8 @@ class ScAle(nn.Module):
     # ------------------------------------------------------------------ applying
     def applied(self) -> Scaling:
         """A context manager: the model is adapted inside the ``with`` block."""
+        if self.__dict__.get("merged"):
+            raise RuntimeError("this adapter is merged into the model's weights: the model is adapted without it (applying it would scale twice)")
         return Scaling(self.model, self.sites(), positions=self.config.positions, mmap=self.map)  # the map is built once, in __init__
 
     def attach(self) -> ScAle:
@@ -180,6 +182,13 @@ class ScAle(nn.Module):
         if self._attached is not None:
             self._attached.detach()
             self._attached = None
+
+    def merge(self) -> nn.Module:
+        """Fold the coefficients into the model's weights (adapters with ``positions="all"`` only); see
+        :mod:`scale_lib.scaling.merge` for how, and why a last-token adapter refuses."""
+        from scale_lib.scaling.merge import merge_scale
+
+        return merge_scale(self)
 
     # ------------------------------------------------------------------ generating
     def generate(self, inputs: dict, *, scale: str = "prompt_last", **generate_kwargs) -> torch.Tensor:

@@ -1,0 +1,91 @@
+"""Folding an all-position ScAle adapter into the model's weights (zero overhead), and why a last-token one cannot be.
+
+A head coefficient multiplies head *h*'s slice of the attention output projection's input, so
+``W_O · (s ⊙ x) = (W_O · diag(s)) · x``: it folds exactly into ``W_O``'s input columns. An MLP coefficient
+multiplies the MLP's output, so it folds into the MLP's last linear map (weight and bias), or, on post-norm
+families, into the post-feed-forward norm's γ (``s·γ``; for a ``1 + w`` norm, ``w → s(1 + w) − 1``).
+
+A ScAle adapter trained at the **last** token (``positions="last"``, the paper's method) acts on one
+position per row, and a weight acts on every position: like peft's aLoRA ("merging is not possible due to
+the selective application of the weights"), it cannot be merged. Its hooks cost
+:data:`HOOK_OVERHEAD` × a plain forward (``benchmarks/bench_hooks.py``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from scale_lib.core.normweight import stores_offset
+
+__all__ = ["merge_scale", "HOOK_OVERHEAD", "OUTPUT_LINEAR_NAMES"]
+
+#: Hooked / plain forward time, ``benchmarks/results/hooks.json`` (``tests/test_own_model.py`` binds the two).
+HOOK_OVERHEAD = 1.0283
+#: Names of an MLP's last linear map across families (Llama ``down_proj``, GPT-2 ``c_proj``, Phi/CLIP ``fc2``, NeoX ``dense_4h_to_h``).
+OUTPUT_LINEAR_NAMES = ("down_proj", "c_proj", "fc2", "dense_4h_to_h", "w2", "fc_out", "proj_out")
+
+
+def _is_conv1d(module: nn.Module) -> bool:
+    return type(module).__name__ == "Conv1D"  # GPT-2: weight is (in, out)
+
+
+def _output_linear(mlp: nn.Module, where: str) -> nn.Module:
+    hits = [m for n, m in mlp.named_children() if n in OUTPUT_LINEAR_NAMES and getattr(m, "weight", None) is not None]
+    if len(hits) != 1:
+        children = [f"{n} ({type(m).__name__})" for n, m in mlp.named_children()]
+        raise ValueError(f"cannot merge the MLP coefficient of {where}: its module ({type(mlp).__name__}) has no single last linear map "
+                         f"named one of {OUTPUT_LINEAR_NAMES} (children: {children}); mixture-of-experts blocks are among these. "
+                         "Build the adapter with ScAleConfig(mlp=False) to merge its head coefficients only")
+    return hits[0]
+
+
+@torch.no_grad()
+def merge_scale(adapter) -> nn.Module:
+    """Fold ``adapter``'s coefficients into its model's weights, in place; returns the model.
+
+    Everything is checked before a weight changes: a last-token adapter, or a site that cannot be
+    folded, raises with nothing modified. Afterwards the adapter refuses to be applied again (the
+    coefficients are in the weights now)."""
+    if adapter.config.positions != "all":
+        raise ValueError(
+            f"a last-token ScAle adapter (positions={adapter.config.positions!r}) cannot be merged into the weights: it scales one "
+            "position per row, and a weight acts on every position (peft's aLoRA cannot merge for the same reason). Keep it "
+            f"attached: its hooks cost {HOOK_OVERHEAD:.3f}x a plain forward (benchmarks/bench_hooks.py). Only an adapter trained with "
+            "ScAleConfig(positions='all') merges.")
+    if getattr(adapter, "merged", False):
+        raise RuntimeError("this adapter is merged into its model already")
+    mm, coef = adapter.map, adapter.coefficients()
+    plan = []  # (kind, module, coefficients) for every site, built before any change
+    for i, layer in enumerate(adapter.layers):
+        if "heads" in coef:
+            plan.append(("heads", mm.attn_out(layer), coef["heads"][i]))
+        if "mlp" in coef:
+            if mm.layout.mlp_post is not None:
+                norm = mm.mlp_block(layer)
+                stores_offset(norm)  # raises for a norm without a weight, before anything changes
+                plan.append(("norm", norm, coef["mlp"][i]))
+            else:
+                plan.append(("mlp", _output_linear(mm.mlp(layer), f"layer {layer}"), coef["mlp"][i]))
+    for kind, module, s in plan:
+        w = module.weight
+        s = s.to(dtype=w.dtype, device=w.device)
+        if kind == "heads":  # each head's slice of the projection's input
+            per_input = s.repeat_interleave(mm.head_dim)
+            if _is_conv1d(module):
+                w.mul_(per_input[:, None])
+            else:
+                w.mul_(per_input[None, :])
+        elif kind == "mlp":
+            w.mul_(s)
+            if getattr(module, "bias", None) is not None:
+                module.bias.mul_(s)
+        else:
+            if stores_offset(module):
+                w.copy_(s * (1 + w) - 1)
+            else:
+                w.mul_(s)
+            if isinstance(getattr(module, "bias", None), torch.Tensor):
+                module.bias.mul_(s)
+    adapter.__dict__["merged"] = True
+    return adapter.model

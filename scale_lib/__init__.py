@@ -37,6 +37,7 @@ __version__ = "0.1.0"
 _LAZY = {
     # ScAle, half (a)
     "ScAle": "scaling.adapter", "ScAleConfig": "scaling.adapter", "train_scale": "scaling.adapter",
+    "ScAlePeftConfig": "scaling.peft_method", "infer_layout": "core.infer",
     "prefix_cache": "core.prefix", "last_token_logits": "core.prefix",
     "PromptCache": "scaling.sweep", "rescaling_sweep": "scaling.sweep",
     "adapt": "scaling.adapt", "compare": "scaling.adapt",

@@ -205,3 +205,129 @@ def test_a_last_token_or_moe_adapter_refuses_to_merge_and_changes_nothing():
 
     measured = json.loads((Path(__file__).parents[1] / "benchmarks/results/hooks.json").read_text())["ratio_hooked_over_plain"]
     assert HOOK_OVERHEAD == pytest.approx(measured, abs=5e-4)  # the message quotes the benchmark
+
+
+# ------------------------------------------------------------------------------------------- peft
+peft = pytest.importorskip("peft")
+
+
+def _peft_model(arch="llama", **cfg):
+    from scale_lib.scaling.peft_method import ScAleLayer
+
+    model = sl.tiny_model(arch)
+    pm = peft.get_peft_model(model, sl.ScAlePeftConfig(**cfg))
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for m in pm.modules():
+            if isinstance(m, ScAleLayer):
+                m.scale_theta["default"].copy_(torch.randn(m.scale_theta["default"].shape, generator=gen))
+    return model, pm
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma2", "llava"])
+def test_scale_as_a_peft_method_equals_the_hooks_and_round_trips(arch, tmp_path):
+    from scale_lib.scaling.peft_method import scale_from_peft
+
+    model, pm = _peft_model(arch)
+    b = sl.tiny_batch(model, padding="left", images=arch in sl.VLM_ARCHITECTURES)
+    with torch.no_grad():
+        adapted = pm(**b).logits
+        with pm.disable_adapter():
+            frozen = pm(**b).logits
+    view = scale_from_peft(pm)
+    with torch.no_grad(), pm.disable_adapter(), view.applied():
+        hooked = pm.get_base_model()(**b).logits
+    assert (adapted - frozen).abs().max() > 1e-3
+    torch.testing.assert_close(adapted, hooked, atol=1e-6, rtol=1e-6)  # the peft layers are the book's hooks
+    pm.save_pretrained(tmp_path)
+    assert peft.PeftConfig.from_pretrained(tmp_path).peft_type == "SCALE"
+    loaded = peft.PeftModel.from_pretrained(sl.tiny_model(arch), tmp_path)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**b).logits, adapted, atol=0, rtol=0)
+    again = ScAle.load(tmp_path, sl.tiny_model(arch))  # the book's loader reads peft's files too
+    for k, v in view.coefficients().items():
+        torch.testing.assert_close(again.coefficients()[k], v)
+
+
+def test_an_adapter_from_the_prefix_cached_trainer_loads_as_a_peft_one_with_its_coefficients(tmp_path):
+    model = sl.tiny_model("llama")
+    b = sl.tiny_batch(model, batch=8, padding="left")
+    labels = torch.randint(5, 50, (8,), generator=torch.Generator().manual_seed(0))
+    adapter = ScAle(model)
+    train_scale(adapter, b, labels, steps=5, batch_size=4, lr=0.2, cache="reuse", progress=False)
+    adapter.save(tmp_path, base_model="tiny/llama")
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["README.md", "adapter_config.json", "adapter_model.safetensors"]
+    card = (tmp_path / "README.md").read_text()
+    assert "base_model: tiny/llama" in card and "bound (0.0, 2.0)" in card
+    assert f"{float(adapter.coefficients()['heads'][1, 2]):.4f}" in card  # the coefficients themselves, not only θ
+    pm = peft.PeftModel.from_pretrained(sl.tiny_model("llama"), tmp_path)
+    assert pm.peft_config["default"].base_model_name_or_path == "tiny/llama"
+    with torch.no_grad(), adapter.applied():
+        hooked = model(**b).logits
+    with torch.no_grad():
+        torch.testing.assert_close(pm(**b).logits, hooked, atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"saved for \{'model_type': 'llama', 'n_layers': 2, 'n_heads': 4\}"):
+        ScAle.load(tmp_path, sl.tiny_model("llama", layers=3))
+
+
+def test_the_book_trainer_accepts_a_peft_model_and_several_adapters_live_on_one_model():
+    from scale_lib.scaling.adapter import ScAleConfig
+
+    b = sl.tiny_batch(sl.tiny_model("llama"), batch=8, padding="left")
+    labels = torch.randint(5, 50, (8,), generator=torch.Generator().manual_seed(0))
+    pm = peft.get_peft_model(sl.tiny_model("llama"), ScAleConfig(layers=[1]).to_peft())
+    peft_losses = train_scale(pm, b, labels, steps=4, batch_size=4, lr=0.2, progress=False)
+    plain = ScAle(sl.tiny_model("llama"), ScAleConfig(layers=[1]))
+    plain_losses = train_scale(plain, b, labels, steps=4, batch_size=4, lr=0.2, progress=False)
+    assert peft_losses == pytest.approx(plain_losses, abs=1e-6)
+    from scale_lib.scaling.peft_method import scale_from_peft
+
+    torch.testing.assert_close(scale_from_peft(pm).coefficients()["heads"], plain.coefficients()["heads"])
+    assert all(p.requires_grad for n, p in pm.named_parameters() if "scale_theta" in n)  # still trainable
+    with torch.no_grad():
+        first = pm(**b).logits
+        pm.add_adapter("second", sl.ScAlePeftConfig(layers=[0], mlp=False))
+        pm.set_adapter("second")
+        second = pm(**b).logits  # a fresh adapter is the identity
+        with pm.disable_adapter():
+            frozen = pm(**b).logits
+        pm.set_adapter("default")
+        back = pm(**b).logits
+    torch.testing.assert_close(second, frozen)
+    torch.testing.assert_close(back, first)
+    assert (first - frozen).abs().max() > 1e-4
+
+
+def test_push_to_hub_uploads_the_three_files(monkeypatch):
+    import huggingface_hub
+
+    calls = {}
+
+    class FakeApi:
+        def create_repo(self, repo_id, **kw):
+            calls["repo"] = repo_id
+
+        def upload_folder(self, repo_id, folder_path, **kw):
+            from pathlib import Path
+
+            calls["files"] = sorted(p.name for p in Path(folder_path).iterdir())
+            return "uploaded"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    adapter = ScAle(sl.tiny_model("llama"))
+    assert adapter.push_to_hub("me/tiny-scale") == "uploaded"
+    assert calls == {"repo": "me/tiny-scale", "files": ["README.md", "adapter_config.json", "adapter_model.safetensors"]}
+
+
+def test_a_peft_adapter_of_another_kind_or_model_is_refused(tmp_path):
+    lora = peft.get_peft_model(sl.tiny_model("llama"), peft.LoraConfig(r=1, target_modules=["q_proj"]))
+    lora.save_pretrained(tmp_path / "lora")
+    with pytest.raises(ValueError, match="holds a peft LORA adapter, not a ScAle one"):
+        ScAle.load(tmp_path / "lora", sl.tiny_model("llama"))
+    _, pm = _peft_model("llama")
+    pm.save_pretrained(tmp_path / "scale")
+    with pytest.raises(ValueError, match="this ScAle adapter was made for"):
+        peft.PeftModel.from_pretrained(sl.tiny_model("qwen3"), tmp_path / "scale")
+    with pytest.raises(TypeError, match="train_scale trains a scale_lib.ScAle or a peft model with a ScAle adapter; got LlamaForCausalLM"):
+        train_scale(sl.tiny_model("llama"), {}, torch.zeros(1), steps=1)

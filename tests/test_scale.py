@@ -76,7 +76,7 @@ def test_save_load_round_trip_and_mismatch(tmp_path):
         adapter.head_theta.normal_()
         adapter.mlp_theta.normal_()
     adapter.save(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"adapter_config.json", "adapter_model.safetensors"}
+    assert {p.name for p in tmp_path.iterdir()} == {"adapter_config.json", "adapter_model.safetensors", "README.md"}  # peft's format + a model card
     loaded = ScAle.load(tmp_path, sl.tiny_model("llama"))
     for k, v in adapter.coefficients().items():
         torch.testing.assert_close(loaded.coefficients()[k], v)
@@ -84,6 +84,16 @@ def test_save_load_round_trip_and_mismatch(tmp_path):
         ScAle.load(tmp_path, sl.tiny_model("gpt2"))
     with pytest.raises(ValueError, match=r"n_layers.*\(2, 3\)"):
         ScAle.load(tmp_path, sl.tiny_model("llama", layers=3))
+    import json
+
+    from safetensors.torch import save_file
+
+    old = tmp_path / "v01"  # scale_lib 0.1's format (raw state dict, config with "model" and "extra") still loads
+    old.mkdir()
+    (old / "adapter_config.json").write_text(json.dumps({"layers": [0, 1], "heads": True, "mlp": True, "bound": [0.0, 2.0], "positions": "last",
+                                                         "extra": {}, "model": {"model_type": "llama", "n_layers": 2, "n_heads": 4}}))
+    save_file({k: v.detach().contiguous() for k, v in adapter.state_dict().items()}, old / "adapter_model.safetensors")
+    torch.testing.assert_close(ScAle.load(old, sl.tiny_model("llama")).coefficients()["heads"], adapter.coefficients()["heads"])
 
 
 @pytest.mark.parametrize("arch", ["llama", "llava", "qwen3"])

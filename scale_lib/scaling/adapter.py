@@ -19,15 +19,14 @@ proof that logits and gradients equal the full-sequence path).
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from scale_lib.core.arch import LAYOUTS, Layout, freeze, model_map
+from scale_lib.core.arch import LAYOUTS, Layout, freeze, model_map, unwrap
 from scale_lib.core.hooks import Scaling
 from scale_lib.core.prefix import (
     _cache_bytes,
@@ -68,6 +67,14 @@ class ScAleConfig:
             raise ValueError(f"bound {self.bound} must contain 1 strictly inside (lo < 1 < hi) so that ScAle starts as the identity")
         if not (self.heads or self.mlp):
             raise ValueError("ScAleConfig needs heads=True, mlp=True or both")
+        if self.positions not in ("last", "all"):
+            raise ValueError(f"unknown positions {self.positions!r}; valid: 'last', 'all'")
+
+    def to_peft(self, **peft_kwargs):
+        """The same configuration as a peft config (:class:`scale_lib.ScAlePeftConfig`), for ``peft.get_peft_model``."""
+        from scale_lib.scaling.peft_method import ScAlePeftConfig
+
+        return ScAlePeftConfig(layers=self.layers, heads=self.heads, mlp=self.mlp, bound=tuple(self.bound), positions=self.positions, **peft_kwargs)
 
 
 #: What :meth:`ScAle.generate` can scale while generating.
@@ -225,44 +232,36 @@ class ScAle(nn.Module):
     def _signature(self) -> dict:
         return {"model_type": self.map.model_type, "n_layers": self.map.n_layers, "n_heads": self.map.n_heads}
 
-    def save(self, directory: str | Path) -> Path:
-        """``adapter_config.json`` + ``adapter_model.safetensors`` (as peft does); no pickle."""
-        from safetensors.torch import save_file
+    def _site_names(self) -> tuple[list[str], list[str]]:
+        """Module names of the head sites and the MLP sites, in layer order (peft's ``target_modules``)."""
+        names = {id(m): n for n, m in unwrap(self.model).named_modules()}
+        heads = [names[id(self.map.attn_out(layer))] for layer in self.layers] if self.config.heads else []
+        mlps = [names[id(self.map.mlp_block(layer))] for layer in self.layers] if self.config.mlp else []
+        return heads, mlps
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        cfg = {**asdict(self.config), "layers": self.layers, "bound": list(self.config.bound), "model": self._signature(),
-               "layout": None if self.layout is None else asdict(self.layout)}
-        (directory / "adapter_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, directory / "adapter_model.safetensors")
-        return directory
+    def save(self, directory: str | Path, *, base_model: str | None = None) -> Path:
+        """Save in peft's format (``peft_type="SCALE"``): ``adapter_config.json``, ``adapter_model.safetensors``
+        and a ``README.md`` model card that records the base model, the bound and the coefficients. Loads
+        with :meth:`load`, or with ``peft.PeftModel.from_pretrained`` once :mod:`scale_lib.scaling.peft_method`
+        is imported. ``base_model``: the hub id to record (default: the model's ``name_or_path``). No pickle."""
+        from scale_lib.scaling.adapter_files import save_adapter
+
+        return save_adapter(self, directory, base_model=base_model)
+
+    def push_to_hub(self, repo_id: str, *, private: bool = True, base_model: str | None = None, **upload_kwargs):
+        """Save to a temporary folder and upload it with ``huggingface_hub`` (needs a token and a network)."""
+        from scale_lib.scaling.adapter_files import push_adapter
+
+        return push_adapter(self, repo_id, private=private, base_model=base_model, **upload_kwargs)
 
     @classmethod
     def load(cls, directory: str | Path, model: nn.Module, *, layout: Layout | None = None) -> ScAle:
         """Load a saved adapter onto ``model``; a model of another architecture or shape is refused.
-        ``layout``: overrides the layout saved with the adapter (if any)."""
-        from safetensors.torch import load_file
+        Reads the peft format :meth:`save` writes (and ``peft.PeftModel.save_pretrained`` of a ScAle peft
+        model), and scale_lib 0.1's format. ``layout``: overrides the layout saved with the adapter (if any)."""
+        from scale_lib.scaling.adapter_files import load_adapter
 
-        directory = Path(directory)
-        path = directory / "adapter_config.json"
-        if not path.exists():
-            raise FileNotFoundError(f"no adapter_config.json in {directory}")
-        cfg = json.loads(path.read_text())
-        saved = cfg.pop("model")
-        saved_layout = cfg.pop("layout", None)
-        if layout is None and saved_layout is not None:
-            saved_layout = {k: tuple(v) if isinstance(v, list) else v for k, v in saved_layout.items()}
-            layout = Layout(**saved_layout)
-        mm = model_map(model, layout=layout)
-        here = {"model_type": mm.model_type, "n_layers": mm.n_layers, "n_heads": mm.n_heads}
-        if saved != here:
-            diff = {k: (saved[k], here[k]) for k in saved if saved[k] != here.get(k)}
-            raise ValueError(f"adapter in {directory} was saved for {saved}; this model is {here} (saved vs this: {diff})")
-        cfg["bound"] = tuple(cfg["bound"])
-        cfg.pop("extra", None)  # an unused field of scale_lib 0.1's config, no longer written
-        adapter = cls(model, ScAleConfig(**cfg), layout=layout)
-        adapter.load_state_dict(load_file(directory / "adapter_model.safetensors"))
-        return adapter
+        return load_adapter(cls, directory, model, layout=layout)
 
 
 def scale_step(adapter: ScAle, inputs: dict, labels: torch.Tensor, cache=None, *, reuse: bool = True) -> torch.Tensor:
@@ -354,6 +353,18 @@ def train_scale(
 
     if cache not in ("auto", "reuse", "recompute", "off"):
         raise ValueError(f"unknown cache mode {cache!r}; valid: 'auto', 'reuse', 'recompute', 'off'")
+    if not isinstance(adapter, ScAle):  # a peft model with a ScAle adapter: trained through a ScAle view, θ copied back
+        from scale_lib.scaling import peft_method
+
+        if not peft_method.is_scale_peft(adapter):
+            raise TypeError(f"train_scale trains a scale_lib.ScAle or a peft model with a ScAle adapter; got {type(adapter).__name__}")
+        name = adapter.active_adapter
+        view = peft_method.scale_from_peft(adapter, adapter_name=name)
+        with adapter.disable_adapter():
+            losses = train_scale(view, inputs, labels, steps=steps, lr=lr, batch_size=batch_size, seed=seed, cache=cache,
+                                 max_cache_mb=max_cache_mb, progress=progress, on_step=on_step)
+        peft_method.copy_theta(view, adapter, to="peft", adapter_name=name)
+        return losses
     model = adapter.model
     n = len(labels)
     if n_rows(inputs) != n:

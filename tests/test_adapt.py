@@ -153,3 +153,17 @@ def test_sweep_agreement_matches_a_direct_sweep(setup):
         sweep_agreement(a, batch, scales=(1.5, 2.0))
     with pytest.raises(ValueError, match=r"no 'visual' items.*\['nonspatial', 'spatial'\]"):
         sweep_agreement(a, batch, kind="visual")
+
+
+@pytest.mark.parametrize("method", ["lora_r1", "lora_r4", "ia3"])
+def test_weight_baselines_train_the_model_itself_and_unload(setup, method):
+    """No copy of the backbone per run (issue #24): peft wraps the caller's model while it trains or scores, then unloads."""
+    model, batch = setup
+    a = adapt(model, method, batch, steps=3, batch_size=8, lr=1e-2, progress=False)
+    assert a.module.model is model
+    assert not any(k in n for n, _ in model.named_modules() for k in ("lora_", "ia3_")), "no peft layer left in the model"
+    assert not hasattr(model, "peft_config")
+    first = a.option_logits(batch)
+    torch.testing.assert_close(a.option_logits(batch), first)  # re-wrapping restores the same trained weights
+    frozen = adapt(model, "frozen", batch, progress=False).option_logits(batch)
+    assert (first - frozen)[torch.isfinite(first)].abs().max() > 1e-6

@@ -329,5 +329,7 @@ def test_a_peft_adapter_of_another_kind_or_model_is_refused(tmp_path):
     pm.save_pretrained(tmp_path / "scale")
     with pytest.raises(ValueError, match="this ScAle adapter was made for"):
         peft.PeftModel.from_pretrained(sl.tiny_model("qwen3"), tmp_path / "scale")
-    with pytest.raises(TypeError, match="train_scale trains a scale_lib.ScAle or a peft model with a ScAle adapter; got LlamaForCausalLM"):
+    with pytest.raises(TypeError, match=r"train_scale trains a scale_lib.ScAle .* got LlamaForCausalLM"):
         train_scale(sl.tiny_model("llama"), {}, torch.zeros(1), steps=1)
+    with pytest.raises(TypeError, match="only when its active adapter is a ScAle one"):
+        train_scale(lora, {}, torch.zeros(1), steps=1)

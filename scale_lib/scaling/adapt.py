@@ -43,7 +43,7 @@ from scale_lib.core.schedules import batch_schedule
 from scale_lib.core.scoring import option_scores
 from scale_lib.core.training import fit
 from scale_lib.scaling.adapter import ScAle, ScAleConfig, train_scale
-from scale_lib.scaling.baselines import BASELINES, AnswerBias, make_baseline
+from scale_lib.scaling.baselines import BASELINES, AnswerBias, PeftSnapshot, make_baseline
 from scale_lib.scaling.sweep import rescaling_sweep
 
 __all__ = ["METHODS", "REGISTRY", "Method", "DEFAULT_LR", "AnswerBias", "coefficient_frame", "sweep_agreement", "adapt", "Adapted", "compare", "Comparison"]
@@ -92,9 +92,11 @@ class Adapted:
         """``(items, 4)`` scores of each item's options (``-inf`` past its last option)."""
         score = REGISTRY[self.method].score
         out = []
-        for start in range(0, len(batch), batch_size):
-            rows = slice(start, start + batch_size)
-            out.append(score(self, batch.inputs(rows), batch.option_ids[rows]))
+        live = self.module.on() if isinstance(self.module, PeftSnapshot) else contextlib.nullcontext()  # wrap once for all batches
+        with _peft_quiet(), live:
+            for start in range(0, len(batch), batch_size):
+                rows = slice(start, start + batch_size)
+                out.append(score(self, batch.inputs(rows), batch.option_ids[rows]))
         return torch.cat(out)
 
     def predictions(self, batch) -> torch.Tensor:
@@ -223,17 +225,24 @@ def _score_probe(adapted, inputs, option_ids):
 
 
 def _weights_trainer(name):
-    """LoRA, IA3, full fine-tuning: a copy of the model with its method's weights trainable."""
+    """LoRA and IA3: peft on the caller's model in place, unloaded after (a :class:`PeftSnapshot`, no copy of
+    the model); full fine-tuning: a copy of the model with every weight trainable."""
 
     def train_weights(model, train, schedule, *, lr, seed, progress, **_):
         torch.manual_seed(seed)
-        with _peft_quiet():
+        if name == "full_ft":
             module, n_params = make_baseline(copy.deepcopy(model), name)
-        module.train()
-        losses = fit([p for p in module.parameters() if p.requires_grad], schedule,
-                     lambda rows: nn.functional.cross_entropy(module(**train.inputs(rows), logits_to_keep=1).logits[:, -1], train.labels[rows]),
-                     lr=lr, desc=name, progress=progress)
-        module.eval()
+            holder = contextlib.nullcontext(module)
+        else:
+            with _peft_quiet():
+                module, n_params = make_baseline(model, name, in_place=True)
+            holder = module.on()
+        with _peft_quiet(), holder as live:
+            live.train()
+            losses = fit([p for p in live.parameters() if p.requires_grad], schedule,
+                         lambda rows: nn.functional.cross_entropy(live(**train.inputs(rows), logits_to_keep=1).logits[:, -1], train.labels[rows]),
+                         lr=lr, desc=name, progress=progress)
+            live.eval()
         return module, n_params, losses, None
 
     return train_weights

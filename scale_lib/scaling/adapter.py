@@ -353,11 +353,11 @@ def train_scale(
 
     if cache not in ("auto", "reuse", "recompute", "off"):
         raise ValueError(f"unknown cache mode {cache!r}; valid: 'auto', 'reuse', 'recompute', 'off'")
-    if not isinstance(adapter, ScAle):  # a peft model with a ScAle adapter: trained through a ScAle view, θ copied back
+    if hasattr(adapter, "peft_config"):  # a peft model with a ScAle adapter: trained through a ScAle view, θ copied back
         from scale_lib.scaling import peft_method
 
         if not peft_method.is_scale_peft(adapter):
-            raise TypeError(f"train_scale trains a scale_lib.ScAle or a peft model with a ScAle adapter; got {type(adapter).__name__}")
+            raise TypeError(f"train_scale trains a peft model only when its active adapter is a ScAle one; got {type(adapter).__name__}")
         name = adapter.active_adapter
         view = peft_method.scale_from_peft(adapter, adapter_name=name)
         with adapter.disable_adapter():
@@ -365,6 +365,9 @@ def train_scale(
                                  max_cache_mb=max_cache_mb, progress=progress, on_step=on_step)
         peft_method.copy_theta(view, adapter, to="peft", adapter_name=name)
         return losses
+    if not all(hasattr(adapter, a) for a in ("model", "map", "applied", "parameters")):
+        raise TypeError(f"train_scale trains a scale_lib.ScAle (or a module with its model, map, applied() and parameters()), "
+                        f"or a peft model with a ScAle adapter; got {type(adapter).__name__}")
     model = adapter.model
     n = len(labels)
     if n_rows(inputs) != n:

@@ -106,8 +106,12 @@ class LinearProbe(nn.Module):
 
 
 def make_baseline(model: nn.Module, kind: str, *, n_classes: int = 4, attention: tuple[str, ...] = ("q_proj", "v_proj"),
-                  ia3_targets: tuple[str, ...] = ("k_proj", "v_proj", "down_proj"), ia3_feedforward: tuple[str, ...] = ("down_proj",)):
+                  ia3_targets: tuple[str, ...] = ("k_proj", "v_proj", "down_proj"), ia3_feedforward: tuple[str, ...] = ("down_proj",),
+                  in_place: bool = False):
     """Prepare ``model`` for baseline ``kind``; returns ``(module to train and call, number of trainable parameters)``.
+
+    ``in_place`` (LoRA and IA3): a :class:`PeftSnapshot` that wraps ``model`` only while in use, instead
+    of wrapping ``model`` for good (which is what the caller then owns).
 
     For ``"linear_probe"`` the returned module is a :class:`LinearProbe` (it outputs class logits);
     for the others it is the (possibly peft-wrapped) model itself.
@@ -134,8 +138,64 @@ def make_baseline(model: nn.Module, kind: str, *, n_classes: int = 4, attention:
         config = peft.LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=_language_regex(model, attention))
     else:
         config = peft.IA3Config(target_modules=_language_regex(model, ia3_targets), feedforward_modules=_language_regex(model, ia3_feedforward))
+    if in_place:
+        snapshot = PeftSnapshot(model, config)
+        with snapshot.on():
+            pass
+        return snapshot, snapshot.n_params
     wrapped = peft.get_peft_model(model, config)
     return wrapped, trainable_parameters(wrapped)
+
+
+class PeftSnapshot(nn.Module):
+    """A peft adapter (LoRA, IA3) on the caller's model **in place**, without a copy of the model.
+
+    Inside :meth:`on` the model is wrapped by peft (the adapter's weights restored if it was trained
+    before); on exit its weights are kept here and the adapter is unloaded, so the model is exactly the
+    frozen one again. Calling the snapshot outside ``on()`` wraps for that one call. A 7B backbone is
+    held once, not once per baseline run (full fine-tuning, which changes every weight, still copies)."""
+
+    def __init__(self, model: nn.Module, config):
+        super().__init__()
+        self.__dict__["model"] = model
+        self.__dict__["config"] = config
+        self.__dict__["live"] = None
+        self.weights: dict[str, torch.Tensor] = {}
+        self.n_params = 0
+
+    def on(self):
+        import contextlib
+        import copy
+
+        import peft
+
+        @contextlib.contextmanager
+        def wrapped():
+            if self.live is not None:
+                yield self.live
+                return
+            with torch.random.fork_rng() if self.weights else contextlib.nullcontext():  # a re-wrap's init draws must not move the RNG
+                model = peft.get_peft_model(self.model, copy.deepcopy(self.config))
+            try:
+                trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+                self.n_params = sum(p.numel() for p in trainable.values())
+                with torch.no_grad():
+                    for n, w in self.weights.items():
+                        trainable[n].copy_(w)
+                self.__dict__["live"] = model
+                yield model
+            finally:
+                self.weights = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+                self.__dict__["live"] = None
+                model.unload()
+                if hasattr(self.model, "peft_config"):
+                    del self.model.peft_config
+                freeze(self.model)
+        return wrapped()
+
+    def forward(self, **inputs):
+        with self.on() as model:
+            return model(**inputs)
 
 
 class AnswerBias(nn.Module):

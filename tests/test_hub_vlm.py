@@ -63,11 +63,13 @@ def test_bad_inputs_say_what_to_do(processor, monkeypatch):
         hub_vlm.load_hub_vlm()
 
 
-def test_spatialeval_rows_become_items():
+def test_spatialeval_rows_become_items(caplog):
     rows = [dict(id="spatialgrid.1", task="spatial_grid", prompt="Which? A. cat B. dog", option="B", image=None),
             dict(id="spatialgrid.2", task="spatial_grid", prompt="Which?", option="(c)", image=None),
             dict(id="mazenav.3", task="maze_nav", prompt="How many?", option=None, image=None)]
-    items = hub_vlm.spatialeval_items(rows)
+    with caplog.at_level("WARNING", logger="scale_lib.models.hub_vlm"):
+        items = hub_vlm.spatialeval_items(rows)
+    assert "skipped 1 of 3 rows" in caplog.text  # logged, not printed
     assert [i.answer_index for i in items] == [1, 2] and items[0].options == ("A", "B", "C", "D")
     assert items[0].prompt().endswith("Answer with the option's letter.")
     with pytest.raises(ValueError, match="none of the 1 rows"):

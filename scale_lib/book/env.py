@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-import random
 import tempfile
 from pathlib import Path
 
@@ -15,6 +15,17 @@ __all__ = ["FAST_ENV", "FIGURES_ENV", "figures_root", "is_fast", "pick", "repo_r
 
 #: Set this environment variable to 1 to shrink every notebook run (tests do).
 FAST_ENV = "SCALE_LIB_FAST"
+
+
+def show_library_logs(level: int = logging.INFO) -> None:
+    """The library logs (``logging``) instead of printing; in the book its INFO messages (e.g. "de-quantizing
+    SmolLM2, about 40 s once") are shown under the cell. Called when this module is imported; idempotent."""
+    log = logging.getLogger("scale_lib")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(level)
 
 
 def is_fast() -> bool:
@@ -116,8 +127,11 @@ def use_cores(limit: int | None = None) -> int:
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch; return a torch Generator seeded the same way."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    """Seed Python, NumPy and torch (``transformers.set_seed``: CUDA too); return a torch Generator seeded the same way."""
+    import transformers
+
+    transformers.set_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+show_library_logs()

@@ -18,6 +18,7 @@ Qwen processor needs torchvision, which this book's pinned torch cannot install,
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -27,6 +28,7 @@ from scale_lib.core.prefix import _FLAT_VISION_KEYS, select_rows
 from scale_lib.data.spatial import render
 from scale_lib.data.spatial.items import LETTERS
 
+logger = logging.getLogger(__name__)
 __all__ = ["DEFAULT_MODEL", "default_dtype", "load_hub_vlm", "encode", "HubBatch", "HubItem", "spatialeval_items"]
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolVLM-256M-Instruct"
@@ -101,7 +103,7 @@ def spatialeval_items(rows: list[dict], *, n_options: int = 4) -> list[HubItem]:
             continue
         out.append(HubItem(str(r["id"]), r["task"], r["prompt"], r.get("image"), n_options, LETTERS.index(option)))
     if skipped:
-        print(f"spatialeval_items: skipped {skipped} of {len(rows)} rows without a letter oracle option")
+        logger.warning("spatialeval_items: skipped %d of %d rows without a letter oracle option", skipped, len(rows))
     if not out:
         raise ValueError(f"none of the {len(rows)} rows has an oracle option among {list(LETTERS[:n_options])}")
     return out

@@ -19,12 +19,14 @@ Where the Hugging Face hub is reachable, ``source="hub"`` loads the unquantized 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
+logger = logging.getLogger(__name__)
 __all__ = ["SMOLLM2_PACKAGE", "SMOLLM2_GGUF", "SMOLLM2_HUB", "SOURCES", "smollm2_gguf_path", "smollm2_available", "cache_dir", "load_smollm2"]
 
 
@@ -95,7 +97,7 @@ def _from_package(dtype: torch.dtype, refresh: bool, progress: bool):
         model.model.rotary_emb.__init__(config)  # non-persistent buffers (RoPE frequencies) are not in the file
         return (model if dtype == torch.float32 else model.to(dtype)), tok
     if progress:
-        print(f"de-quantizing {gguf.name} (about 40 s on 2 cores, once; cached in {target})", flush=True)
+        logger.info("de-quantizing %s (about 40 s on 2 cores, once; cached in %s)", gguf.name, target)
     tok = tf.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = tf.AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # transformers will not save_pretrained a GGUF-loaded model: keep the de-quantized tensors and a plain config ourselves

@@ -138,8 +138,9 @@ def adapt(model: nn.Module, method: str, train, *, steps: int = 300, lr: float |
         return Adapted(method, model, 0, 0.0)
     schedule = batch_schedule(len(train), batch_size, steps, seed)
     start = time.perf_counter()
-    module, n_params, losses, extra = REGISTRY[method].train(model, train, schedule, lr=lr, steps=steps, batch_size=batch_size, seed=seed,
-                                                              scale_config=scale_config, frozen_outputs=frozen_outputs, progress=progress)
+    with torch.random.fork_rng():  # a method seeds its own initialisation; the caller's global RNG is left where it was
+        module, n_params, losses, extra = REGISTRY[method].train(model, train, schedule, lr=lr, steps=steps, batch_size=batch_size, seed=seed,
+                                                                  scale_config=scale_config, frozen_outputs=frozen_outputs, progress=progress)
     return Adapted(method, module, n_params, time.perf_counter() - start, losses, extra)
 
 

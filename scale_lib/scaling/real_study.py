@@ -87,8 +87,9 @@ def fit_context_bias(kind: str, option_logits: torch.Tensor, items, *, steps: in
 
     present, count = context_features(items)
     answers = torch.tensor([i.answer_index for i in items])
-    torch.manual_seed(seed)
-    bias = ContextBias(kind)
+    with torch.random.fork_rng():  # seeded initialisation without moving the caller's global RNG
+        torch.manual_seed(seed)
+        bias = ContextBias(kind)
     opt = torch.optim.Adam(bias.parameters(), lr=lr)
     for rows in batch_schedule(len(items), batch_size, steps, seed):
         loss = nn.functional.cross_entropy(bias(option_logits[rows], present[rows], count[rows]), answers[rows])

@@ -74,3 +74,19 @@ def test_spatialeval_rows_become_items(caplog):
     assert items[0].prompt().endswith("Answer with the option's letter.")
     with pytest.raises(ValueError, match="none of the 1 rows"):
         hub_vlm.spatialeval_items(rows[2:])
+
+
+def test_encoding_in_chunks_gives_the_same_batch_and_minibatches_move_to_the_device(processor):
+    pool = generate_items("spatial_grid", 12, modalities=("vqa",), qtypes=("q1", "exist"))
+    size = {i.id: len(processor.tokenizer(i.prompt())["input_ids"]) for i in pool}
+    short = [i for i in pool if size[i.id] == min(size.values())]
+    long = [i for i in pool if size[i.id] > min(size.values())]
+    items = [long[0], short[0], short[1], short[2], long[1]]  # the middle chunk holds only short prompts: it is left-padded on merging
+    widths = [hub_vlm.encode(processor, items[s : s + 2], cell=8).tensors["input_ids"].shape[1] for s in (0, 2)]
+    assert widths[1] < widths[0]
+    whole = hub_vlm.encode(processor, items, cell=8)
+    chunked = hub_vlm.encode(processor, items, cell=8, batch_size=2, device="cpu")
+    assert whole.tensors.keys() == chunked.tensors.keys()
+    for k, v in whole.tensors.items():
+        assert torch.equal(v, chunked.tensors[k]), k
+    assert chunked.device == "cpu" and chunked.inputs([0, 3])["input_ids"].shape[0] == 2

@@ -119,12 +119,16 @@ class HubBatch:
     option_ids: torch.Tensor
     items: list = field(repr=False)
 
+    device: object = None  # where inputs(rows) puts a minibatch; the whole dataset stays on the CPU
+
     def inputs(self, rows=None) -> dict:
         if rows is None:
-            return dict(self.tensors)
-        if isinstance(rows, slice):
-            rows = torch.arange(len(self.items))[rows]
-        return select_rows(self.tensors, rows)  # per-row tensors, and each row's own patches of a flattened (Qwen-VL) pixel_values
+            out = dict(self.tensors)
+        else:
+            if isinstance(rows, slice):
+                rows = torch.arange(len(self.items))[rows]
+            out = select_rows(self.tensors, rows)  # per-row tensors, and each row's own patches of a flattened (Qwen-VL) pixel_values
+        return out if self.device is None else {k: v.to(self.device) for k, v in out.items()}
 
     def __len__(self) -> int:
         return len(self.items)
@@ -139,8 +143,11 @@ def _image(item, cell: int):
     return Image.fromarray(render(item.layout, cell))
 
 
-def encode(processor, items, *, cell: int = 64, answer_prefix: str = "", device=None) -> HubBatch:
+def encode(processor, items, *, cell: int = 64, answer_prefix: str = "", device=None, batch_size: int = 64) -> HubBatch:
     """Chat-templated, left-padded inputs with images; labels are the answer letters' tokens.
+
+    The processor runs on ``batch_size`` items at a time and the encoded tensors stay on the CPU;
+    ``device`` is where each minibatch goes when :meth:`HubBatch.inputs` selects it (the labels live there).
 
     ``answer_prefix`` is what the model writes before the letter (e.g. ``" "`` for tokenizers that
     attach a space to the word after the generation prompt); check one item by generating.
@@ -161,12 +168,28 @@ def encode(processor, items, *, cell: int = 64, answer_prefix: str = "", device=
                                            add_generation_prompt=True) for i in items]
     old_side = tok.padding_side
     tok.padding_side = "left"
-    try:
-        out = processor(text=texts, images=[[_image(i, cell)] for i in items], padding=True, return_tensors="pt")
+    chunks = []
+    try:  # in chunks: the processor never holds every image of the dataset at once
+        for start in range(0, len(items), batch_size):
+            part = items[start : start + batch_size]
+            out = processor(text=texts[start : start + batch_size], images=[[_image(i, cell)] for i in part], padding=True, return_tensors="pt")
+            chunk = {k: v for k, v in out.items() if isinstance(v, torch.Tensor)}
+            _check_rows(chunk, len(part))
+            chunks.append(chunk)
     finally:
         tok.padding_side = old_side
-    tensors = {k: v for k, v in out.items() if isinstance(v, torch.Tensor)}
+    tensors = _concat_left_padded(chunks, pad_id=tok.pad_token_id or 0)
     n = len(items)
+    option_ids = torch.full((n, len(LETTERS)), -1, dtype=torch.long)
+    for r, item in enumerate(items):
+        option_ids[r, : len(item.options)] = torch.tensor(letter_ids[: len(item.options)])
+    labels = answer_labels(option_ids, [i.answer_index for i in items])
+    if device is not None:
+        labels, option_ids = labels.to(device), option_ids.to(device)
+    return HubBatch(tensors, labels, option_ids, list(items), device=device)
+
+
+def _check_rows(tensors: dict, n: int) -> None:
     flat = _FLAT_VISION_KEYS if "image_grid_thw" in tensors else set()  # Qwen-VL: patches of all images in one tensor
     bad = [k for k, v in tensors.items() if v.shape[0] != n and k not in flat]
     if bad:
@@ -174,12 +197,22 @@ def encode(processor, items, *, cell: int = 64, answer_prefix: str = "", device=
                          "use a LLaVA, SmolVLM/Idefics3, PaliGemma or Qwen-VL checkpoint")
     if flat and "mm_token_type_ids" not in tensors:
         raise ValueError("a Qwen-VL processor output without mm_token_type_ids: call the processor with return_mm_token_type_ids=True")
-    if device is not None:
-        tensors = {k: v.to(device) for k, v in tensors.items()}
-    option_ids = torch.full((n, len(LETTERS)), -1, dtype=torch.long)
-    for r, item in enumerate(items):
-        option_ids[r, : len(item.options)] = torch.tensor(letter_ids[: len(item.options)])
-    labels = answer_labels(option_ids, [i.answer_index for i in items])
-    if device is not None:
-        labels, option_ids = labels.to(device), option_ids.to(device)
-    return HubBatch(tensors, labels, option_ids, list(items))
+
+
+def _concat_left_padded(chunks: list[dict], *, pad_id: int) -> dict:
+    """One dict from processor outputs of several chunks: per-token tensors left-padded to the longest chunk
+    (``input_ids`` with the pad id, masks and token types with 0), everything else concatenated."""
+    if len(chunks) == 1:
+        return chunks[0]
+    width = max(c["input_ids"].shape[1] for c in chunks)
+    out = {}
+    for key in chunks[0]:
+        parts = []
+        for c in chunks:
+            v = c[key]
+            if v.dim() >= 2 and tuple(v.shape[:2]) == tuple(c["input_ids"].shape) and v.shape[1] < width:
+                pad = torch.full((v.shape[0], width - v.shape[1], *v.shape[2:]), pad_id if key == "input_ids" else 0, dtype=v.dtype)
+                v = torch.cat([pad, v], 1)
+            parts.append(v)
+        out[key] = torch.cat(parts)
+    return out

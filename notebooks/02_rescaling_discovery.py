@@ -52,12 +52,18 @@
 import os
 import sys
 
-if "google.colab" in sys.modules:  # Colab: fetch the book and install it (nothing to do elsewhere)
+if "google.colab" in sys.modules:  # Colab: fetch the book once and install it at its tested versions (safe to re-run)
     import subprocess
 
-    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/scale-lib/scale_lib", "/content/scale_lib"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/scale_lib[notebooks,minilm]"], check=True)
-    sys.path.insert(0, "/content/scale_lib")
+    if not os.path.isdir("/content/scale_lib/.git"):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/scale-lib/scale_lib", "/content/scale_lib"], check=True)
+    with open("/content/scale_lib/constraints.txt") as f:  # every tested pin but torch: Colab keeps its own CUDA build
+        pins = [line for line in f if line.strip() and not line.startswith(("#", "torch=="))]
+    with open("/tmp/scale_lib-constraints.txt", "w") as f:
+        f.writelines(pins)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/scale_lib-constraints.txt", "-e", "/content/scale_lib[notebooks,minilm]"], check=True)
+    if "/content/scale_lib" not in sys.path:
+        sys.path.insert(0, "/content/scale_lib")
     os.chdir("/content/scale_lib/notebooks")
 
 import textwrap

@@ -4,7 +4,12 @@ project = "scale_lib — tiny scale parameters inside transformers"
 author = "the scale_lib authors"
 copyright = "2026, the scale_lib authors (MIT)"
 # MathJax from the installed sphinx-mathjax-offline package: formulas render with no network
-extensions = ["myst_nb", "sphinx-mathjax-offline"]
+extensions = ["myst_nb", "sphinx-mathjax-offline", "sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.napoleon"]
+# the API reference (api.md): generated from the Google-style docstrings
+autosummary_generate = True
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+autodoc_typehints = "description"
+napoleon_google_docstring = True
 nb_execution_mode = "off"  # render the executed copies; never run a notebook during the build
 nb_render_widget_state = True  # widgets keep the state they had when the notebook ran (needs a kernel to move)
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]

@@ -113,3 +113,38 @@ def test_site_sources_list_every_chapter_in_reading_order():
     assert listed == chapters, f"site/index.md lists {listed}; the chapters are {chapters}"
     toc = re.findall(r"^(\d\d_\w+)$", index, re.M)
     assert toc == chapters
+
+
+@pytest.mark.parametrize("src", NOTEBOOK_SOURCES, ids=lambda p: p.stem)
+def test_the_colab_cell_can_be_rerun_and_installs_the_tested_versions(src, tmp_path, monkeypatch):
+    """Run the chapter's Colab cell twice, as Colab would, with the clone, pip and paths redirected here."""
+    import subprocess
+    import sys
+    import types
+
+    setup = next(c.source for c in jupytext.read(src).cells if c.cell_type == "code")
+    cell = setup.split('if "google.colab" in sys.modules:', 1)[1].split("\nimport ", 1)[0]
+    home = tmp_path / "content" / "scale_lib"
+    code = ("if True:" + cell).replace("/content/scale_lib", str(home)).replace("/tmp/scale_lib-constraints.txt", str(tmp_path / "c.txt"))
+    calls = []
+
+    def fake_run(cmd, check):
+        calls.append(cmd)
+        if cmd[:2] == ["git", "clone"]:
+            (home / "notebooks").mkdir(parents=True)
+            (home / ".git").mkdir()
+            (home / "constraints.txt").write_text((ROOT / "constraints.txt").read_text())
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for _ in range(2):
+        exec(compile(code, src.name, "exec"), {"os": __import__("os"), "sys": sys})
+    clones = [c for c in calls if c[:2] == ["git", "clone"]]
+    installs = [c for c in calls if "-e" in c]
+    assert len(clones) == 1 and len(installs) == 2  # the second run skips the clone
+    assert installs[0][installs[0].index("-c") + 1] == str(tmp_path / "c.txt")
+    pins = (tmp_path / "c.txt").read_text()
+    assert "transformers==" in pins and "torch==" not in pins
+    assert sys.path.count(str(home)) == 1

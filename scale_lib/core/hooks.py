@@ -5,14 +5,14 @@
 
 A *site* names what is multiplied (see :class:`Site`):
 
-=============  ==========================================================  ==================
-string         what is scaled                                               scale shape
-=============  ==========================================================  ==================
-``"L3.H5"``    head 5 of layer 3 (its slice of the attention-output input)  scalar
-``"L3.heads"`` every head of layer 3, one scale each                       scalar or ``(H,)``
-``"L3.attn"``  the attention block's contribution to the residual stream   scalar
-``"L3.mlp"``   the MLP block's contribution to the residual stream         scalar
-=============  ==========================================================  ==================
+==============  ===========================================================  ==================
+string          what is scaled                                                scale shape
+==============  ===========================================================  ==================
+``"L3.H5"``     head 5 of layer 3 (its slice of the attention-output input)   scalar
+``"L3.heads"``  every head of layer 3, one scale each                        scalar or ``(H,)``
+``"L3.attn"``   the attention block's contribution to the residual stream    scalar
+``"L3.mlp"``    the MLP block's contribution to the residual stream          scalar
+==============  ===========================================================  ==================
 
 On post-norm families (Gemma 2/3, OLMo 2) the block sites sit after the post-sublayer norms, so
 they scale what is actually added to the residual stream; heads are scaled before the output

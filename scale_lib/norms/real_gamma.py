@@ -48,7 +48,7 @@ def lm_loss(model: nn.Module, ids: torch.Tensor, *, batch_size: int = 8) -> floa
 
 def gamma_table(model: nn.Module):
     """One row per norm: name, layer (−1 for the final norm), kind, role (Input-/Output-Norm), and
-    statistics of its γ (mean, sd, min, max, mean |γ − 1|)."""
+    statistics of its γ (mean, sd, min, max, mean ``|γ − 1|``)."""
     import pandas as pd
 
 
@@ -89,7 +89,7 @@ def gamma_ablation(model: nn.Module, ids: torch.Tensor, *, per_layer: bool = Tru
 
 @torch.no_grad()
 def fold_difference(model: nn.Module, ids: torch.Tensor) -> dict:
-    """Fold every Input-Norm γ into the next linear maps of a copy; the largest |Δlogit| against the
+    """Fold every Input-Norm γ into the next linear maps of a copy; the largest ``|Δlogit|`` against the
     original on ``ids``, and the logits' own scale to judge it by."""
     import copy
 

@@ -283,7 +283,7 @@ def scale_step(adapter: ScAle, inputs: dict, labels: torch.Tensor, cache=None, *
 
 def cache_check(adapter: ScAle, inputs: dict, labels: torch.Tensor) -> dict[str, float]:
     """Largest absolute differences of logits and of θ-gradients: prefix-cached path vs plain path,
-    and ``grad_scale``, the largest |gradient| (to judge the difference against: float32 rounding
+    and ``grad_scale``, the largest ``|gradient|`` (to judge the difference against: float32 rounding
     grows with depth and width, so on a 30-layer model compare relative to it).
 
     Both paths should agree to float precision (the tests require ≤ 1e-5 on tiny models); the

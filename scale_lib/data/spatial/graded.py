@@ -5,16 +5,16 @@ study of "latent skill" on it needs easier levels where the model is partly righ
 builds them from the benchmark's own layouts (:func:`~scale_lib.data.spatial.generate.map_layout`,
 :func:`~scale_lib.data.spatial.generate.grid_layout`, with their size parameters) and asks:
 
-=================  ==========================================================================  =========
+=================  ==========================================================================  ===========
 level family       question                                                                    options
-=================  ==========================================================================  =========
+=================  ==========================================================================  ===========
 ``map_copy``       the direction of A from B, where the text states "A is to the D of B"       4 diagonals
 ``map_invert``     the direction of B from A, for the same stated relation (answer: opposite)  4 diagonals
 ``grid_corner``    the animal in a named corner of the grid                                    4 animals
 ``grid_cell``      the animal at row r, column c                                               4 animals
 ``map_exists``     *non-spatial control*: which of four places is on the map                   4 places
 ``grid_exists``    *non-spatial control*: which of four animals is on the grid                 4 animals
-=================  ==========================================================================  =========
+=================  ==========================================================================  ===========
 
 These levels are **shortcut-prone**: a reader of words alone answers many of them (copy the only
 direction word of ``map_copy/2``; pick the animal that occurs most often in a 2 × 2 grid; pick the
@@ -22,22 +22,22 @@ option that appears in the context for both controls; see :mod:`scale_lib.scalin
 keeps them as the contrast. The **shortcut-proof** levels below defeat the whole battery of
 :mod:`scale_lib.scaling.shortcuts` by construction:
 
-==========================  ===================================================================  =========
-level family                question                                                             options
-==========================  ===================================================================  =========
-``grid_corner_balanced``    the animal in a named corner; the four corners hold the four          4 animals
+==========================  ====================================================================  ===========
+level family                question                                                              options
+==========================  ====================================================================  ===========
+``grid_corner_balanced``    the animal in a named corner; the four corners hold the four           4 animals
                             options, and every option occurs equally often in the grid
-``grid_cell_balanced``      the animal at row r, column c, in a grid where every option occurs    4 animals
+``grid_cell_balanced``      the animal at row r, column c, in a grid where every option occurs     4 animals
                             equally often
-``map_coord``               the direction of A from B, where the text gives each place's row     4 diagonals
+``map_coord``               the direction of A from B, where the text gives each place's row      4 diagonals
                             and column and states no direction at all
-``grid_absent``             *control a presence amplifier gets wrong*: which animal is **not**   4 animals
+``grid_absent``             *control a presence amplifier gets wrong*: which animal is **not**    4 animals
                             on the grid (three options are on it)
-``map_absent``              *control a presence amplifier gets wrong*: which place is **not** on  4 places
+``map_absent``              *control a presence amplifier gets wrong*: which place is **not** on   4 places
                             the map
-``grid_count``              *control no word-level shortcut answers*: how many times an animal   one … four
+``grid_count``              *control no word-level shortcut answers*: how many times an animal    one … four
                             is written in the grid
-==========================  ===================================================================  =========
+==========================  ====================================================================  ===========
 
 Balanced levels are generated in **blocks of four items** that share one option list and whose
 answers are the four options once each (and, for ``grid_*_balanced``, one grid): any rule that

@@ -32,3 +32,25 @@ def test_scale_trains_on_cuda_in_the_native_dtype():
     labels = torch.randint(5, 50, (8,), device="cuda")
     losses = train_scale(adapter, b, labels, steps=3, lr=0.1, batch_size=4, progress=False)
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
+def test_peft_generation_and_merge_on_cuda_in_the_native_dtype():
+    import peft
+
+    from scale_lib.scaling.adapter import ScAleConfig
+    from scale_lib.scaling.peft_method import ScAleLayer
+
+    dtype = default_dtype("cuda")
+    model = sl.tiny_model("qwen2_vl").to("cuda", dtype)
+    b = {k: v.to("cuda") for k, v in sl.tiny_batch(model, batch=4, padding="left", images=True).items()}
+    pm = peft.get_peft_model(model, sl.ScAlePeftConfig())
+    assert all(m.scale_theta["default"].device.type == "cuda" for m in pm.modules() if isinstance(m, ScAleLayer))
+    losses = train_scale(pm, b, torch.randint(5, 50, (4,), device="cuda"), steps=2, batch_size=2, progress=False)
+    assert all(torch.isfinite(torch.tensor(losses)))
+    text = sl.tiny_model("llama").to("cuda", dtype)
+    adapter = ScAle(text, ScAleConfig(positions="all"))
+    tb = {k: v.to("cuda") for k, v in sl.tiny_batch(text, padding="left").items()}
+    out = adapter.generate(tb, max_new_tokens=3, do_sample=False, pad_token_id=0)
+    assert out.device.type == "cuda"
+    adapter.merge()

@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install test book ci-book fast-book site browser-test benchmarks sync student clean
+.PHONY: install test book ci-book verify fast-book site browser-test benchmarks sync student clean
 
 install: $(STAMP)
 
@@ -42,8 +42,17 @@ CI_FULL ?= 00 01 02 04
 CI_FAST ?= 03 05 06 07
 ci-book: $(STAMP)
 	SCALE_LIB_FAST=0 $(BIN)/python -m scale_lib.book.run_book $(CI_FULL)
+	$(MAKE) verify VERIFY="$(CI_FULL)"
 	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.book.run_book $(CI_FAST)
 	$(BIN)/python -m scale_lib.book.site
+
+# After a full run of the chapters in $(VERIFY): their fresh metrics against the committed ones (equal, or
+# within the tolerance each chapter states for a key, with its reason), then every number of the prose
+# against the fresh metrics. A landing that changes a number the book prints fails here.
+VERIFY ?= 00 01 02 03 04 05 06 07
+verify: $(STAMP)
+	$(BIN)/python -m scale_lib.book.verify $(VERIFY)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_numbers.py tests/test_metrics_keys.py
 
 # the rendered book alone, from the executed notebooks in build/notebooks (never re-executes them)
 site: $(STAMP)

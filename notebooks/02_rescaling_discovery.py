@@ -80,6 +80,7 @@ import scale_lib as sl
 from scale_lib.book import exercises as ex
 from scale_lib.book import solutions
 from scale_lib.book.exercises import check
+from scale_lib.book.verify import TIMING
 from scale_lib.data.spatial import render
 from scale_lib.models import minilm, testbed
 from scale_lib.scaling.sweep import PromptCache, naive_sweep, rescaling_sweep
@@ -455,7 +456,12 @@ metrics = dict(
     claims_hold_by_testbed={c: [bool(v) for v in claims01[c]] for c in claims01},
     notebook_seconds=time.perf_counter() - NOTEBOOK_START,
 )
-sl.save_metrics(NB, metrics)
+tolerances = {
+    "notebook_seconds": TIMING,
+    "widget_update_seconds": TIMING,
+    "sweep_speedup": (0, 0.5, "a ratio of two timings measured in the same run: machine load moves it (the chapter asserts equal answers, not the ratio)"),
+}
+sl.save_metrics(NB, metrics, tolerances=tolerances)
 print(pd.Series(metrics).to_string())
 
 # timings (the explorer update, the sweep speed-up) are reported above and measured by benchmarks/, never asserted here

@@ -86,6 +86,7 @@ import scale_lib as sl
 from scale_lib.book import exercises as ex
 from scale_lib.book import solutions
 from scale_lib.book.exercises import check
+from scale_lib.book.verify import TIMING
 from scale_lib.data.corpus import CharCorpus
 from scale_lib.norms import gamma as ns
 from scale_lib.norms.paired import paired_gap, paired_runs, plot_gap, plot_paired, steps_ratio
@@ -524,8 +525,8 @@ metrics = dict(
     removal_lr_grid=LRS,
     removal_best_lr=best,
     removal_best_lr_interior=interior,
-    removal_gap_high_lr=matched[LRS[1]]["gap"],
-    removal_gap_high_lr_ci95=matched[LRS[1]]["ci95"],
+    removal_gap_at_3x_lr=matched[LRS[1]]["gap"],  # the middle rate of the grid (was misnamed removal_gap_high_lr)
+    removal_gap_at_3x_lr_ci95=matched[LRS[1]]["ci95"],
     removal_gap_sgd=float(conditions_table.gap.iloc[-1]),
     removal_gap_sgd_ci95=float(conditions_table.ci95.iloc[-1]),
     reset_all_loss_increase=reset["all"] - loss_trained,
@@ -543,7 +544,11 @@ metrics = dict(
     loop_vs_bare_throughput=throughput["ratio"],
     notebook_seconds=time.perf_counter() - NOTEBOOK_START,
 )
-sl.save_metrics(NB, metrics)
+tolerances = {
+    "notebook_seconds": TIMING,
+    "loop_vs_bare_throughput": (0, 0.5, "a ratio of two timings in the same run: machine load moves it (the chapter reports it; benchmarks/bench_pretrain_loop.py measures it)"),
+}
+sl.save_metrics(NB, metrics, tolerances=tolerances)
 print(pd.Series(metrics).to_string())
 
 assert fold_diff < 1e-5, "folding γ must not change the function"

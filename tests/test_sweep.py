@@ -79,3 +79,44 @@ def test_prompt_cache_matches_full_forward_and_leaves_no_hooks():
     with pytest.raises(ValueError, match="unknown|out of range|valid"):
         cache.logits({"L9.H0": 0.0})
     assert sl.count_hooks(model) == hooks
+
+
+@pytest.mark.parametrize("arch", ["llama", "llava", "qwen2_vl", "gemma2", "mixtral", "llama4"])
+def test_stacked_settings_give_each_setting_its_own_logits(arch):
+    """Many settings in one forward pass (issue #25): the logits of every setting equal a pass of its own,
+    and the prefix cache is left as it was."""
+    from scale_lib.core.hooks import parse_site
+    from scale_lib.core.prefix import last_token_logits, prefix_cache
+    from scale_lib.scaling.sweep import _settings_last_token
+
+    model = sl.tiny_model(arch, initializer_range=0.1)
+    b = sl.tiny_batch(model, batch=3, padding="left", images=arch in sl.VLM_ARCHITECTURES)
+    mm = sl.model_map(model)
+    settings = [(None, 1.0)] + [(parse_site(s), x) for s in ("L0.H1", "L1.heads", "L1.attn", "L0.mlp") for x in (0.0, 2.5)]
+    hooks = sl.count_hooks(model)
+    with torch.no_grad():
+        cache = prefix_cache(model, b)
+        before = [layer.keys.clone() for layer in cache.layers]
+        stacked = _settings_last_token(model, mm, cache, b, settings).view(len(settings), 3, -1)
+        for k, (site, x) in enumerate(settings):
+            with sl.scaled(model, {} if site is None else {site: x}):
+                one = last_token_logits(model, cache, b["input_ids"], b["attention_mask"])
+            torch.testing.assert_close(stacked[k], one, atol=2e-5, rtol=2e-5)
+        assert (stacked[1:] - stacked[0]).abs().amax((1, 2)).min() > 1e-4  # every setting moves something
+    assert all(torch.equal(layer.keys, k) for layer, k in zip(cache.layers, before)) and sl.count_hooks(model) == hooks
+
+
+def test_a_stacked_sweep_equals_one_setting_per_pass_and_the_naive_sweep():
+    model = sl.tiny_model("llava")
+    b = sl.tiny_batch(model, batch=10, padding="left", images=True)
+    with torch.no_grad():
+        top = model(**b).logits[:, -1].topk(3).indices
+    labels, options = top[:, 0].clone(), top[:, [0, 1, 2]]
+    labels[::3] = top[::3, 1]
+    sites, scales = [f"L{layer}.H{h}" for layer in (0, 1) for h in range(4)] + ["L1.attn", "L0.mlp"], [0.0, 0.5, 2.0, 4.0]
+    kw = dict(option_ids=options, batch_size=4, progress=False)
+    stacked = rescaling_sweep(model, b, labels, sites, scales, **kw)
+    small_stacks = rescaling_sweep(model, b, labels, sites, scales, max_stack_mb=0.001, **kw)  # one setting per stack
+    single = rescaling_sweep(model, b, labels, sites, scales, max_stack_mb=0, **kw)
+    naive = naive_sweep(model, b, labels, sites, scales, **kw)
+    assert stacked.equals(single) and small_stacks.equals(single) and single.equals(naive)

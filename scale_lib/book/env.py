@@ -104,11 +104,24 @@ def _jsonable(v):
     return v
 
 
-def save_metrics(notebook: str, metrics: dict) -> Path:
+def save_metrics(notebook: str, metrics: dict, *, tolerances: dict | None = None) -> Path:
     """Write ``metrics`` as ``<output_dir>/metrics.json`` (keys sorted), replacing the old file whole —
-    so no key survives that the chapter's code no longer writes — and return its path."""
+    so no key survives that the chapter's code no longer writes — and return its path.
+
+    ``tolerances``: ``{key: (abs, rel, "why")}`` for numbers a fresh run may not reproduce exactly (timings,
+    float drift across CPUs); :mod:`scale_lib.book.verify` allows ``|new − old| <= abs + rel·|old|`` there
+    and exact equality everywhere else. Stored under ``_tolerances`` with their reasons."""
+    out = dict(sorted(_jsonable(metrics).items()))
+    if tolerances:
+        bad = [k for k, t in tolerances.items() if not (isinstance(t, (tuple, list)) and len(t) == 3 and isinstance(t[2], str) and t[2].strip())]
+        if bad:
+            raise ValueError(f"tolerances {bad} must be (abs, rel, 'why'), with the reason a fresh run may differ")
+        missing = [k for k in tolerances if k.split(".")[0] not in out]
+        if missing:
+            raise ValueError(f"tolerances for keys the metrics do not have: {missing}; keys are {sorted(out)}")
+        out["_tolerances"] = {k: {"abs": float(a), "rel": float(r), "why": why} for k, (a, r, why) in sorted(tolerances.items())}
     path = output_dir(notebook) / "metrics.json"
-    path.write_text(json.dumps(dict(sorted(_jsonable(metrics).items())), indent=2) + "\n")
+    path.write_text(json.dumps(out, indent=2) + "\n")
     return path
 
 

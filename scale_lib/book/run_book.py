@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     record = root / "build" / f"run_times_{mode}.json"
     old = json.loads(record.read_text()) if record.exists() else {}
     record.write_text(json.dumps({**old, **times}, indent=2) + "\n")
-    print(f"all {len(notebooks)} notebooks ran in {mode} mode; figures are in {root / 'figures'}")
+    total = sum(times.values())
+    print(f"all {len(notebooks)} notebooks ran in {mode} mode in {total:.0f} s ({total / 60:.1f} min); figures are in {root / 'figures'}")
     return 0
 
 

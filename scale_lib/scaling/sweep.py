@@ -1,8 +1,8 @@
 """Rescaling sweeps — the ScAle paper's discovery step: multiply one site at the last token by a
 constant and measure how downstream accuracy moves, for every (layer, site, scale).
 
-Only the last position changes, so each minibatch's prompt is run **once** (a prefix cache) and
-every setting costs one last-token pass: :func:`rescaling_sweep`. :func:`naive_sweep` runs the
+Only the last position changes, so each minibatch's prompt is run **once** (a prefix cache) and the
+settings cost last-token passes only — stacked along the batch, many settings in one pass: :func:`rescaling_sweep`. :func:`naive_sweep` runs the
 whole prompt per setting; it exists to test the fast path against and to measure the speed-up.
 """
 
@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from scale_lib.core.arch import model_map
 from scale_lib.core.hooks import Site, parse_site, scaled
-from scale_lib.core.prefix import last_token_logits, n_rows, prefix_cache, select_rows
+from scale_lib.core.prefix import _cache_bytes, last_token_logits, n_rows, prefix_cache, select_rows
 from scale_lib.core.scoring import answer_predictions, option_scores
 
 __all__ = ["rescaling_sweep", "naive_sweep", "answer_predictions", "option_scores", "PromptCache"]
@@ -45,8 +45,85 @@ def _tidy(records, groups, labels) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _row_multipliers(mmap, settings, rows: int, dtype, device) -> tuple[dict, dict]:
+    """For settings stacked along the batch (setting k owns rows ``k*rows .. (k+1)*rows``): per layer, the
+    ``(S*rows, n_heads)`` head multipliers and the ``(S*rows,)`` attention / MLP block multipliers (1 = untouched)."""
+    n = len(settings)
+    heads: dict[int, torch.Tensor] = {}
+    blocks: dict[tuple[int, str], torch.Tensor] = {}
+    for k, (site, x) in enumerate(settings):
+        if site is None:
+            continue
+        sl = slice(k * rows, (k + 1) * rows)
+        if site.kind in ("head", "heads"):
+            m = heads.setdefault(site.layer, torch.ones(n * rows, mmap.n_heads, dtype=dtype, device=device))
+            if site.kind == "head":
+                m[sl, site.head] = x
+            else:
+                m[sl] = x
+        else:
+            blocks.setdefault((site.layer, site.kind), torch.ones(n * rows, dtype=dtype, device=device))[sl] = x
+    return heads, blocks
+
+
+def _settings_last_token(model, mmap, cache, sub, settings) -> torch.Tensor:
+    """Last-token logits of ``sub`` under every setting at once: ``(len(settings) * rows, vocab)``.
+
+    The prefix cache is repeated along the batch once per setting and the last token of all of them runs
+    in **one** forward pass, each block of rows scaled by its own setting (hooks that multiply the whole
+    one-token chunk: in a cached step it *is* the last position). Equal to running the settings one by
+    one (``tests/test_sweep.py``); the cache is restored afterwards."""
+    rows, n = sub["input_ids"].shape[0], len(settings)
+    layers = cache.layers
+    saved = [(layer.keys, layer.values) for layer in layers]
+    saved_pos = getattr(cache, "scale_lib_last_positions", None)
+    dtype = saved[0][0].dtype
+    heads, blocks = _row_multipliers(mmap, settings, rows, dtype, saved[0][0].device)
+    handles = []
+
+    def head_hook(mult):
+        def hook(module, args):
+            x = args[0]
+            b, t, w = x.shape
+            return (x.view(b, t, mmap.n_heads, w // mmap.n_heads).mul(mult.to(x.dtype)[:, None, :, None]).view(b, t, w), *args[1:])
+        return hook
+
+    def block_hook(mult):
+        def hook(module, args, output):
+            out = output[0] if isinstance(output, tuple) else output
+            m = mult.to(out.dtype)
+            y = out * (m[:, None] if out.dim() == 2 else m[:, None, None])
+            return (y, *output[1:]) if isinstance(output, tuple) else y
+        return hook
+
+    try:
+        for layer, mult in heads.items():
+            handles.append(mmap.attn_out(layer).register_forward_pre_hook(head_hook(mult)))
+        for (layer, kind), mult in blocks.items():
+            module = mmap.attn_block(layer) if kind == "attn" else mmap.mlp_block(layer)
+            handles.append(module.register_forward_hook(block_hook(mult)))
+        for layer, (k, v) in zip(layers, saved):
+            layer.keys, layer.values = k.repeat(n, *([1] * (k.dim() - 1))), v.repeat(n, *([1] * (v.dim() - 1)))
+        if saved_pos is not None:
+            cache.scale_lib_last_positions = saved_pos.repeat(1, n, 1)
+        ids, mask = sub["input_ids"].repeat(n, 1), sub["attention_mask"].repeat(n, 1)
+        return last_token_logits(model, cache, ids, mask)
+    finally:
+        for h in handles:
+            h.remove()
+        for layer, (k, v) in zip(layers, saved):
+            layer.keys, layer.values = k, v
+        if saved_pos is not None:
+            cache.scale_lib_last_positions = saved_pos
+
+
+def _stackable(cache) -> bool:
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(hasattr(x, "keys") and isinstance(x.keys, torch.Tensor) for x in layers) and hasattr(cache, "crop")
+
+
 @torch.no_grad()
-def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_size, cached, progress):
+def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_size, cached, progress, max_stack_mb: float = 512):
     sites = [parse_site(s) for s in sites]
     n = len(labels)
     if n_rows(inputs) != n:
@@ -60,6 +137,15 @@ def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_si
         sub = select_rows(inputs, rows)
         opts = option_ids[rows] if option_ids is not None else None
         cache = prefix_cache(model, sub, causal=mmap.causal) if cached else None
+        if cached and max_stack_mb and _stackable(cache):  # many settings per forward pass
+            per_setting = max(1, _cache_bytes(cache))
+            group = max(1, int(max_stack_mb * 2**20 // per_setting))
+            for start in range(0, len(settings), group):
+                part = settings[start : start + group]
+                logits = _settings_last_token(model, mmap, cache, sub, part).view(len(part), sub["input_ids"].shape[0], -1)
+                for j, k in enumerate(range(start, start + len(part))):
+                    correct[k][rows] = answer_predictions(logits[j], opts) == labels[rows]
+            continue
         for k, (site, scale) in enumerate(settings):
             with scaled(model, {} if site is None else {site: scale}, mmap=mmap):
                 logits = last_token_logits(model, cache, sub["input_ids"], sub["attention_mask"]) if cached else model(**sub).logits[:, -1]
@@ -69,7 +155,8 @@ def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_si
 
 
 def rescaling_sweep(model: nn.Module, inputs: dict, labels: torch.Tensor, sites: Sequence[str | Site], scales: Sequence[float], *,
-                    option_ids: torch.Tensor | None = None, groups: Sequence[str] | None = None, batch_size: int = 64, progress: bool = True) -> pd.DataFrame:
+                    option_ids: torch.Tensor | None = None, groups: Sequence[str] | None = None, batch_size: int = 64, progress: bool = True,
+                    max_stack_mb: float = 512) -> pd.DataFrame:
     """Accuracy change when each site is scaled at the last token, per group — prefix cached.
 
     Args:
@@ -80,9 +167,14 @@ def rescaling_sweep(model: nn.Module, inputs: dict, labels: torch.Tensor, sites:
         option_ids: ``(N, K)`` answer tokens each row may choose from (``-1`` pads); ``None``: the whole vocabulary.
         groups: a label per row (e.g. task or "spatial" / "nonspatial"); accuracy is reported per group.
 
+        max_stack_mb: the settings run **stacked**: each minibatch's prefix cache is repeated once per
+            setting, up to this many MB at a time, and all their last tokens go through one forward pass.
+            ``0``: one setting per pass (the earlier path; the same answers).
+
     Returns a tidy DataFrame: ``site, layer, kind, head, scale, group, accuracy, baseline, delta, n``.
     """
-    return _sweep(model, inputs, labels, sites, scales, option_ids=option_ids, groups=groups, batch_size=batch_size, cached=True, progress=progress)
+    return _sweep(model, inputs, labels, sites, scales, option_ids=option_ids, groups=groups, batch_size=batch_size, cached=True, progress=progress,
+                  max_stack_mb=max_stack_mb)
 
 
 def naive_sweep(model: nn.Module, inputs: dict, labels: torch.Tensor, sites, scales, *, option_ids=None, groups=None, batch_size: int = 64, progress: bool = True) -> pd.DataFrame:

@@ -20,11 +20,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["compare_metrics", "committed_metrics", "main", "DEFAULT_REL", "TIMING"]
+__all__ = ["compare_metrics", "committed_metrics", "main", "DEFAULT_REL", "TIMING", "SHORT_TIMING"]
 
 DEFAULT_REL = 1e-9  # "equal": what the same code on the same machine and thread count reproduces
 #: The tolerance of a wall-clock time (``save_metrics(..., tolerances={"notebook_seconds": TIMING})``).
 TIMING = (0.0, 1.0, "wall-clock time: it depends on the machine and on what else runs; a fresh run may take up to twice as long")
+#: A sub-second timing, where scheduling noise alone can double it: half a second more, or twice as long.
+SHORT_TIMING = (0.5, 1.0, "a sub-second wall-clock time: scheduling noise alone can double it")
 
 
 def _leaves(value, prefix: str = ""):

@@ -93,16 +93,19 @@ def test_stacked_settings_give_each_setting_its_own_logits(arch):
     b = sl.tiny_batch(model, batch=3, padding="left", images=arch in sl.VLM_ARCHITECTURES)
     mm = sl.model_map(model)
     settings = [(None, 1.0)] + [(parse_site(s), x) for s in ("L0.H1", "L1.heads", "L1.attn", "L0.mlp") for x in (0.0, 2.5)]
-    hooks = sl.count_hooks(model)
     with torch.no_grad():
         cache = prefix_cache(model, b)
+        hooks = sl.count_hooks(model)  # after a first forward: LLaVA adds transformers' own hooks then
         before = [layer.keys.clone() for layer in cache.layers]
         stacked = _settings_last_token(model, mm, cache, b, settings).view(len(settings), 3, -1)
         for k, (site, x) in enumerate(settings):
             with sl.scaled(model, {} if site is None else {site: x}):
                 one = last_token_logits(model, cache, b["input_ids"], b["attention_mask"])
             torch.testing.assert_close(stacked[k], one, atol=2e-5, rtol=2e-5)
-        assert (stacked[1:] - stacked[0]).abs().amax((1, 2)).min() > 1e-4  # every setting moves something
+        moved = (stacked[1:] - stacked[0]).abs().amax((1, 2))
+        uniform = [k - 1 for k, (site, x) in enumerate(settings) if site is not None and site.kind == "heads" and x != 0 and mm.layout.post_norm]
+        keep = [k for k in range(len(moved)) if k not in uniform]  # post-norm: a common factor on every head is divided out (chapter 00)
+        assert moved[keep].min() > 1e-4  # every other setting moves something
     assert all(torch.equal(layer.keys, k) for layer, k in zip(cache.layers, before)) and sl.count_hooks(model) == hooks
 
 
@@ -115,7 +118,7 @@ def test_a_stacked_sweep_equals_one_setting_per_pass_and_the_naive_sweep():
     labels[::3] = top[::3, 1]
     sites, scales = [f"L{layer}.H{h}" for layer in (0, 1) for h in range(4)] + ["L1.attn", "L0.mlp"], [0.0, 0.5, 2.0, 4.0]
     kw = dict(option_ids=options, batch_size=4, progress=False)
-    stacked = rescaling_sweep(model, b, labels, sites, scales, **kw)
+    stacked = rescaling_sweep(model, b, labels, sites, scales, max_stack_mb=512, **kw)
     small_stacks = rescaling_sweep(model, b, labels, sites, scales, max_stack_mb=0.001, **kw)  # one setting per stack
     single = rescaling_sweep(model, b, labels, sites, scales, max_stack_mb=0, **kw)
     naive = naive_sweep(model, b, labels, sites, scales, **kw)

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "site"
 SHOTS = ROOT / "build" / "screenshots" / "site"
 LOAD_SECONDS: dict[str, float] = {}
-PAGES = ["index.html"] + [f"{p.stem}.html" for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))] + ["glossary.html", "references.html"]
+PAGES = (["index.html"] + [f"{p.stem}.html" for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))]
+         + ["glossary.html", "references.html", "your_own_model.html", "api.html"])
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +64,9 @@ def test_page_loads_with_every_resource_and_figure(browser, site_url, page_name)
         assert notes == explorers, f"{page_name}: {explorers} explorers but {notes} notes on how to run them live"
     invisible = [src for src, natural, shown in images if natural == 0 or shown == 0]
     assert not invisible, f"{page_name}: figures that do not show: {invisible[:3]}"
-    links = {urlparse(h).path.rsplit("/", 1)[-1] for h in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
-             if h.startswith(site_url) and h.split("#")[0].endswith(".html")}
+    root_path = urlparse(site_url).path
+    links = {urlparse(h).path[len(root_path):].lstrip("/") for h in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+             if h.startswith(site_url) and h.split("#")[0].endswith(".html")}  # paths under the site (api/… pages included)
     missing = sorted(name for name in links if not (SITE / name).exists())
     assert not missing, f"{page_name}: links to pages that do not exist: {missing}"
     # formulas are typeset offline (MathJax ships with the site): no raw \\( ... \\) or $$ left in the text

@@ -73,6 +73,17 @@ class Layout:
         """True when the block sites sit after post-sublayer norms."""
         return self.attn_post is not None or self.mlp_post is not None
 
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (what an adapter's config stores)."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Layout:
+        """The inverse of :meth:`to_dict` (JSON lists back to tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
 
 _LLAMA_LIKE = Layout(layers="layers", attn_out="self_attn.o_proj", mlp="mlp", final_norm="norm")
 #: Gemma 2/3 and OLMo 2 name their post-sublayer norms the same way (in Llama, ``post_attention_layernorm`` is the *pre*-MLP norm).

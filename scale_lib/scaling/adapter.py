@@ -77,6 +77,18 @@ class ScAleConfig:
         return ScAlePeftConfig(layers=self.layers, heads=self.heads, mlp=self.mlp, bound=tuple(self.bound), positions=self.positions, **peft_kwargs)
 
 
+def identity_theta(bound: tuple[float, float]) -> float:
+    """The θ at which ``lo + (hi − lo)·sigmoid(θ)`` is exactly 1: ``sigmoid(θ) = (1 − lo)/(hi − lo)``."""
+    lo, hi = bound
+    return math.log((1 - lo) / (hi - 1))
+
+
+def bounded(theta: torch.Tensor, bound: tuple[float, float]) -> torch.Tensor:
+    """The coefficients ``lo + (hi − lo)·sigmoid(θ)`` (ScAle's and its peft layers')."""
+    lo, hi = bound
+    return lo + (hi - lo) * torch.sigmoid(theta)
+
+
 #: What :meth:`ScAle.generate` can scale while generating.
 GENERATION_MODES = ("prompt_last", "every_new_token")
 
@@ -102,8 +114,7 @@ class ScAle(nn.Module):
         self.__dict__["model"] = model  # a plain reference: the backbone never becomes part of the adapter
         self.__dict__["map"] = mm
         freeze(model)
-        lo, hi = self.config.bound
-        theta0 = math.log((1 - lo) / (hi - 1))  # sigmoid(θ0) = (1 − lo)/(hi − lo)  ->  s = 1
+        theta0 = identity_theta(self.config.bound)  # s = 1 exactly
         device = next((p.device for p in model.parameters()), torch.device("cpu"))  # θ lives where the model does
         self.head_theta = nn.Parameter(torch.full((len(layers), mm.n_heads), theta0, device=device)) if self.config.heads else None
         self.mlp_theta = nn.Parameter(torch.full((len(layers),), theta0, device=device)) if self.config.mlp else None
@@ -111,8 +122,7 @@ class ScAle(nn.Module):
 
     # ------------------------------------------------------------------ coefficients
     def _bounded(self, theta: torch.Tensor) -> torch.Tensor:
-        lo, hi = self.config.bound
-        return lo + (hi - lo) * torch.sigmoid(theta)
+        return bounded(theta, self.config.bound)
 
     def coefficients(self) -> dict[str, torch.Tensor]:
         """Current coefficients: ``{"heads": (layers, heads), "mlp": (layers,)}`` (detached)."""
@@ -148,8 +158,7 @@ class ScAle(nn.Module):
         if bad:
             raise ValueError(f"layers {bad} have no coefficients; this adapter's layers are {self.layers}")
         rows = [self.layers.index(l) for l in layers]
-        lo, hi = self.config.bound
-        theta0 = math.log((1 - lo) / (hi - 1))
+        theta0 = identity_theta(self.config.bound)
 
         @contextlib.contextmanager
         def ablated():

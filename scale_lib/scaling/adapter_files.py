@@ -8,7 +8,6 @@ with the coefficients themselves. :mod:`scale_lib.scaling.peft_method` reads and
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -34,7 +33,7 @@ def save_adapter(adapter, directory: str | Path, *, base_model: str | None = Non
     base = base_model or getattr(getattr(unwrap(adapter.model), "config", None), "name_or_path", None) or None
     cfg = {"peft_type": "SCALE", "task_type": None, "base_model_name_or_path": base, "revision": None, "inference_mode": True,
            "layers": adapter.layers, "heads": adapter.config.heads, "mlp": adapter.config.mlp, "bound": list(adapter.config.bound),
-           "positions": adapter.config.positions, "layout": None if adapter.layout is None else asdict(adapter.layout),
+           "positions": adapter.config.positions, "layout": None if adapter.layout is None else adapter.layout.to_dict(),
            "target_modules": heads + mlps, "head_modules": heads, "n_heads": adapter.map.n_heads, "model_signature": adapter._signature(),
            "library_version": f"scale_lib {scale_lib.__version__}"}
     (directory / "adapter_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
@@ -79,7 +78,7 @@ def load_adapter(cls, directory: str | Path, model: nn.Module, *, layout: Layout
     saved = cfg.get("model_signature") if peft_format else cfg.get("model")
     saved_layout = cfg.get("layout")
     if layout is None and saved_layout is not None:
-        layout = Layout(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved_layout.items()})
+        layout = Layout.from_dict(saved_layout)
     mm = model_map(model, layout=layout)
     here = {"model_type": mm.model_type, "n_layers": mm.n_layers, "n_heads": mm.n_heads}
     if saved != here:

@@ -22,7 +22,6 @@ prefix-cached trainer loads with ``PeftModel.from_pretrained`` and the other way
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import peft
@@ -32,6 +31,7 @@ from torch import nn
 
 from scale_lib.core.arch import Layout, model_map, unwrap
 from scale_lib.core.hooks import last_token_index
+from scale_lib.scaling.adapter import bounded, identity_theta
 
 __all__ = ["ScAlePeftConfig", "ScAleModel", "ScAleLayer", "scale_from_peft", "peft_from_scale", "copy_theta", "is_scale_peft", "PEFT_TYPE"]
 
@@ -70,8 +70,7 @@ class ScAlePeftConfig(peft.PeftConfig):
             raise ValueError(f"unknown positions {self.positions!r}; valid: 'last', 'all'")
 
     def theta0(self) -> float:
-        lo, hi = self.bound
-        return math.log((1 - lo) / (hi - 1))
+        return identity_theta(self.bound)
 
 
 class _Context:
@@ -108,8 +107,7 @@ class ScAleLayer(nn.Module, BaseTunerLayer):
         self.set_adapter(self.active_adapters)
 
     def coefficient(self, adapter_name: str) -> torch.Tensor:
-        lo, hi = self.bounds[adapter_name]
-        return lo + (hi - lo) * torch.sigmoid(self.scale_theta[adapter_name])
+        return bounded(self.scale_theta[adapter_name], self.bounds[adapter_name])
 
     def _where(self, x: torch.Tensor, positions: str) -> torch.Tensor | None:
         """(batch, chunk, 1) mask of the positions to scale, or None for all."""
@@ -168,7 +166,7 @@ class ScAleModel(BaseTuner):
         return peft_config  # the targets are filled in _prepare_model, from the model map
 
     def _prepare_model(self, peft_config: ScAlePeftConfig, model: nn.Module) -> None:
-        layout = None if peft_config.layout is None else Layout(**{k: tuple(v) if isinstance(v, list) else v for k, v in peft_config.layout.items()})
+        layout = None if peft_config.layout is None else Layout.from_dict(peft_config.layout)
         mm = model_map(model, layout=layout)
         layers = list(range(mm.n_layers)) if peft_config.layers is None else list(peft_config.layers)
         for layer in layers:
@@ -241,7 +239,7 @@ def _layers(peft_model) -> list[ScAleLayer]:
 def peft_from_scale(adapter, *, adapter_name: str = "default"):
     """A peft model carrying ``adapter``'s coefficients (a :class:`scale_lib.ScAle`), on the adapter's model."""
     cfg = ScAlePeftConfig(layers=list(adapter.layers), heads=adapter.config.heads, mlp=adapter.config.mlp, bound=tuple(adapter.config.bound),
-                          positions=adapter.config.positions, layout=None if adapter.layout is None else _layout_dict(adapter.layout))
+                          positions=adapter.config.positions, layout=None if adapter.layout is None else adapter.layout.to_dict())
     model = peft.get_peft_model(adapter.model, cfg, adapter_name=adapter_name)
     copy_theta(adapter, model, to="peft", adapter_name=adapter_name)
     return model
@@ -255,7 +253,7 @@ def scale_from_peft(peft_model, *, adapter_name: str | None = None):
 
     name = adapter_name or peft_model.active_adapter
     cfg = peft_model.peft_config[name]
-    layout = None if cfg.layout is None else Layout(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.layout.items()})
+    layout = None if cfg.layout is None else Layout.from_dict(cfg.layout)
     base = peft_model.get_base_model()
     trainable = {n: p.requires_grad for n, p in base.named_parameters()}
     adapter = ScAle(base, ScAleConfig(layers=list(cfg.layers), heads=cfg.heads, mlp=cfg.mlp, bound=tuple(cfg.bound), positions=cfg.positions),
@@ -290,8 +288,3 @@ def copy_theta(adapter, peft_model, *, to: str, adapter_name: str = "default") -
         for peft_param, scale_param in pairs:
             (peft_param if to == "peft" else scale_param).copy_(scale_param if to == "peft" else peft_param)
 
-
-def _layout_dict(layout: Layout) -> dict:
-    from dataclasses import asdict
-
-    return asdict(layout)

@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install test book ci-book verify fast-book site browser-test benchmarks sync student clean
+.PHONY: install test book ci-book verify fast-book site browser-test benchmarks sync student release slides clean
 
 install: $(STAMP)
 
@@ -58,6 +58,10 @@ verify: $(STAMP)
 site: $(STAMP)
 	$(BIN)/python -m scale_lib.book.site
 
+# one reveal.js deck per chapter from the executed notebooks (build/site/slides/; `make site` builds them too)
+slides: $(STAMP)
+	$(BIN)/python -m scale_lib.book.slides
+
 # the site and live JupyterLab in headless Chromium (Debian's package; installed here when missing and root)
 browser-test: $(STAMP)
 	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
@@ -69,9 +73,14 @@ fast-book: $(STAMP)
 benchmarks: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
-# the student edition: exercise solutions removed -> build/student/
+# the course releases (scale_lib.book.course): build/course/student/ -- the chapters with their solutions removed and
+# checks that reveal no answer, one otter-grader problem set per chapter (public tests only), a wheel without the
+# solutions -- and, with `make release`, build/course/instructor/ (keys, hidden tests, each problem set's autograder.zip)
 student: $(STAMP)
-	$(BIN)/python -m scale_lib.book.student
+	$(BIN)/python -m scale_lib.book.course student
+
+release: $(STAMP)
+	$(BIN)/python -m scale_lib.book.course release
 
 # after editing notebooks/NN_title.py: regenerate the paired .ipynb (no outputs)
 sync: $(STAMP)

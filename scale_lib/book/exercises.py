@@ -1,6 +1,9 @@
 """Self-checks for the notebooks' exercises.
 
-* :func:`check` — a prediction or a number you computed, against the one the library computes (prints).
+* :func:`predict` then :func:`reveal` — predict-then-measure: the prediction is recorded in one cell
+  **before** the cell that measures it runs, and compared with the measurement after (a prediction
+  changed after the reveal is refused, so it stays a prediction).
+* :func:`check` — a number you computed, against the one the library computes (prints).
 * ``test_*`` — a function you wrote, run on cases with known answers; raises ``AssertionError``
   with what went wrong (as ARENA's ``tests.test_*`` do), prints a confirmation when it passes.
 """
@@ -9,30 +12,90 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 
 import torch
 
-__all__ = ["check", "test_head_prehook", "test_kl_divergence", "test_diagonal_direction", "test_count_turns", "test_wilson_interval",
+__all__ = ["check", "predict", "reveal", "student_mode", "STUDENT", "test_head_prehook", "test_kl_divergence", "test_diagonal_direction", "test_count_turns", "test_wilson_interval",
            "test_site_sweep", "test_bounded_scale", "test_cached_step", "test_theta_velocity", "test_balancedness", "test_fold_mlp_norm",
            "test_iwd_groups", "test_cloze_choice", "test_fold_one_layer"]
+
+
+# The student edition (``make student``) turns this on in every notebook's first code cell: then
+# :func:`check` says only whether an answer is right, never what the right one is, and prints no
+# explanation (which would give it away); :func:`reveal` still prints the measurement, which the
+# notebook's own output shows anyway.
+STUDENT = os.environ.get("SCALE_LIB_STUDENT", "") == "1"
+
+_PREDICTIONS: dict[str, object] = {}
+_REVEALED: set[str] = set()
+
+
+def student_mode(on: bool = True) -> None:
+    """Switch the student edition's behaviour on (or off): :func:`check` reveals no expected answer."""
+    global STUDENT
+    STUDENT = bool(on)
+
+
+def _matches(answer, expected, tol: float) -> bool:
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool) and isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        return math.isclose(float(answer), float(expected), rel_tol=tol, abs_tol=tol if expected == 0 else 0.0)
+    if isinstance(expected, str) and isinstance(answer, str):
+        return answer.strip().lower() == expected.strip().lower()
+    return answer == expected
 
 
 def check(name: str, answer, expected, *, tol: float = 0.0, explanation: str = "") -> bool | None:
     """Print whether ``answer`` matches ``expected`` and return True/False (None if unanswered).
 
     Numbers match within ``tol`` (relative); strings case- and space-insensitively; anything else by ``==``.
+    In the student edition (:data:`STUDENT`) a wrong answer is reported without the expected one.
     """
     if answer is None or answer is Ellipsis:
         print(f"[{name}] not answered yet: set the answer variable above and run this cell again.")
         return None
-    if isinstance(expected, (int, float)) and not isinstance(expected, bool) and isinstance(answer, (int, float)):
-        ok = math.isclose(float(answer), float(expected), rel_tol=tol, abs_tol=tol if expected == 0 else 0.0)
-    elif isinstance(expected, str) and isinstance(answer, str):
-        ok = answer.strip().lower() == expected.strip().lower()
-    else:
-        ok = answer == expected
+    ok = _matches(answer, expected, tol)
+    if STUDENT:
+        print(f"[{name}] " + ("correct" if ok else f"not yet: {answer!r} is not the answer; look again and re-run"))
+        return ok
     mark = "correct" if ok else f"not quite: expected {expected!r}, you said {answer!r}"
     print(f"[{name}] {mark}" + (f"\n  why: {explanation}" if explanation else ""))
+    return ok
+
+
+def predict(name: str, answer) -> object | None:
+    """Record a prediction **before** running the cell that measures it; returns it (None if unanswered).
+
+    A prediction cannot be changed once :func:`reveal` has shown the measurement: re-running this cell
+    after the reveal keeps the first prediction (restart the kernel to start the exercise afresh).
+    """
+    if answer is None or answer is Ellipsis:
+        print(f"[{name}] no prediction yet: set the prediction variable above and run this cell again, before the next one.")
+        return None
+    if name in _REVEALED and _PREDICTIONS.get(name) != answer:
+        print(f"[{name}] the measurement has been shown already: your first prediction, {_PREDICTIONS[name]!r}, is kept "
+              "(a prediction made after seeing the result is not a prediction).")
+        return _PREDICTIONS[name]
+    _PREDICTIONS[name] = answer
+    print(f"[{name}] prediction recorded: {answer!r}. Now run the next cell, which measures it.")
+    return answer
+
+
+def reveal(name: str, measured, *, tol: float = 0.0, explanation: str = "") -> bool | None:
+    """Compare the prediction recorded by :func:`predict` with ``measured``; print both and return True/False.
+
+    Returns None (and compares nothing) when no prediction was recorded first.
+    """
+    if name not in _PREDICTIONS:
+        print(f"[{name}] no prediction recorded: run the prediction cell above first. This cell measures {name!r}; "
+              "its output would give the answer away, so predict before you look.")
+        return None
+    _REVEALED.add(name)
+    guess = _PREDICTIONS[name]
+    ok = _matches(guess, measured, tol)
+    shown = f"{measured:.4g}" if isinstance(measured, float) else repr(measured)
+    print(f"[{name}] you predicted {guess!r}; measured {shown}: " + ("right" if ok else "not this time")
+          + (f"\n  why: {explanation}" if explanation else ""))
     return ok
 
 

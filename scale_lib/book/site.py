@@ -148,6 +148,9 @@ def build_site(executed: Path | None = None, target: Path | None = None, *, stri
     code = build_main(args)
     if code:
         raise RuntimeError(f"sphinx-build failed with exit code {code}; see the messages above")
+    from scale_lib.book.slides import SLIDES_DIR, build_slides
+
+    build_slides(executed, target / SLIDES_DIR)  # one deck per chapter; the instructor page links them
     index = target / "index.html"
     print(f"the book: {index}")
     return index

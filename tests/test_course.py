@@ -112,3 +112,51 @@ def test_the_student_release_holds_no_solution(release):
     assert not list(student.rglob("autograder.zip")), "the autograder (with the hidden tests) is for the instructor only"
     instructor = release["instructor"]
     assert len(list(instructor.glob("*/autograder/autograder.zip"))) == len(PROBLEM_SETS)
+
+
+def _points(problem_set: Path) -> int:
+    return sum(int(p) for p in re.findall(r"^# points:\s*(\d+)", problem_set.read_text(), re.M))
+
+
+def test_the_instructor_page_agrees_with_the_kit():
+    page = (ROOT / "site" / "instructor.md").read_text()
+    for ps in PROBLEM_SETS:
+        n = ps.stem[:2]
+        m = re.search(rf"\| PS{n} \((\d+)\) \|", page)
+        assert m, f"the session plan does not assign PS{n}"
+        assert int(m.group(1)) == _points(ps), f"PS{n}: the plan says {m.group(1)} points, the problem set has {_points(ps)}"
+        assert f'href="slides/{ps.stem}.slides.html"' in page, f"no slide deck linked for chapter {ps.stem}"
+    n_exercises = sum(len(course.questions(ps)) for ps in PROBLEM_SETS)
+    assert f"{n_exercises} code exercises" in page, f"the page should say there are {n_exercises} problem-set exercises"
+    assert (ROOT / "site" / "_static" / "strand_map.png").exists()
+    assert course.STRANDS["ScAle"][0] == course.STRANDS["γ (scale vectors)"][0] == "00"
+
+
+def test_a_deck_has_the_title_sections_figures_and_exercises(tmp_path):
+    import base64
+
+    import nbformat
+
+    from scale_lib.book.slides import deck, write_deck
+
+    png = base64.b64encode(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                                         "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")).decode()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 99 · A chapter\n\nWhat it shows."),
+        nbformat.v4.new_code_cell("import torch"),
+        nbformat.v4.new_markdown_cell("## 1 · A section\n\n" + "Long prose. " * 80 + "\n\nSecond paragraph."),
+        nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})]),
+        nbformat.v4.new_markdown_cell("## 2 · Exercises\n\n**Exercise 1 — a task** (★☆☆ · 5 min). Do it."),
+        nbformat.v4.new_markdown_cell("## Questions for discussion\n\n1. Why?"),
+    ])
+    d = deck(nb)
+    kinds = [c.metadata["slideshow"]["slide_type"] for c in d.cells]
+    assert kinds[0] == "slide" and kinds.count("subslide") == 1, kinds
+    assert all(c.source == "" for c in d.cells if c.cell_type == "code"), "a deck shows figures, not code"
+    assert "Second paragraph" not in "".join(c.source for c in d.cells), "a section slide keeps only the first paragraph"
+    assert any("Exercise 1 — a task** (★☆☆ · 5 min)" in c.source for c in d.cells)
+    assert any("Questions for discussion" in c.source for c in d.cells)
+    path = tmp_path / "99_chapter.ipynb"
+    nbformat.write(nb, path)
+    html = write_deck(path, tmp_path / "slides").read_text()
+    assert "reveal" in html.lower() and "data:image/png;base64" in html and "import torch" not in html

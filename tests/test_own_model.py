@@ -333,3 +333,21 @@ def test_a_peft_adapter_of_another_kind_or_model_is_refused(tmp_path):
         train_scale(sl.tiny_model("llama"), {}, torch.zeros(1), steps=1)
     with pytest.raises(TypeError, match="only when its active adapter is a ScAle one"):
         train_scale(lora, {}, torch.zeros(1), steps=1)
+
+
+def test_the_bridge_a_scale_coefficient_is_a_last_token_gamma_on_o_proj_input():
+    """scale_lib.scaling.merge.bridge: hook == explicit γ; fold == all-position hook; fold != last-token hook
+    except at the last layer; the frozen-weight velocity map has rank 1; bad layers and heads are named."""
+    from scale_lib.scaling.merge import bridge
+
+    model = sl.tiny_model("llama", layers=3, hidden=64, heads=4, kv_heads=2, seed=1)
+    ids = torch.randint(0, model.config.vocab_size, (4, 10), generator=torch.Generator().manual_seed(1))
+    first, last = bridge(model, ids, layer=0, head=2, coefficient=0.25), bridge(model, ids, layer=2, head=2, coefficient=0.25)
+    for r in (first, last):
+        assert r["hook_vs_gamma"] < 1e-6 and r["folded_vs_all_positions"] < 1e-4 and r["theta_velocity_rank"] == 1
+    assert first["folded_vs_last_token"] > 1e-3 and last["folded_vs_last_token"] < 1e-4
+    with pytest.raises(ValueError, match="layer"):
+        bridge(model, ids, layer=3, head=0, coefficient=0.5)
+    with pytest.raises(ValueError, match="head"):
+        bridge(model, ids, layer=0, head=4, coefficient=0.5)
+    assert not any(m._forward_pre_hooks or m._forward_hooks for m in model.modules()), "bridge must leave no hook behind"

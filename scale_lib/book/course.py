@@ -79,7 +79,7 @@ def strand_map(path: Path | None = None):
                         arrowprops=dict(arrowstyle="-|>", color=colours[strand], lw=2, mutation_scale=14, shrinkA=3, shrinkB=3,
                                         patchA=boxes[a].get_bbox_patch(), patchB=boxes[b].get_bbox_patch()))
         ax.plot([], [], color=colours[strand], lw=2, label=f"{strand}: " + " → ".join(chapters))
-    ax.text(2.2, 0.5, "the bridge (04 §8): a ScAle coefficient is a last-token γ\non the input of o_proj; 04's fold says what it can and cannot add",
+    ax.text(2.2, 0.5, "the bridge (04 §7): a ScAle coefficient is a last-token γ\non the input of o_proj; 04's fold says what it can and cannot add",
             ha="center", va="center", fontsize=8.5, style="italic", color="#444444")
     ax.set_xlim(-0.6, 6.0)
     ax.set_ylim(-0.45, 1.45)

@@ -63,7 +63,8 @@ def gap_bars(ax, labels, gaps, ci95, *, lower_is_better: bool = True, unit: str 
     hi = max(g + c for g, c in zip(gaps, ci95))
     span = max(hi, 0) - min(lo, 0)
     for yi, g, c in zip(y, gaps, ci95):
-        ax.text(max(g + c, 0) + 0.02 * span, yi, f"{fmt.format(g)} ± {fmt.format(c).lstrip('+')}{(' ' + unit) if unit else ''}",
+        half = f"{c:.2g}" if 0 < abs(c) and fmt.format(c).lstrip("+-").strip("0.") == "" else fmt.format(c).lstrip("+")  # never "± 0.000" for a tiny CI
+        ax.text(max(g + c, 0) + 0.02 * span, yi, f"{fmt.format(g)} ± {half}{(' ' + unit) if unit else ''}",
                 va="center", ha="left", fontsize=9)
     ax.set_xlim(min(lo, 0) - 0.05 * span, max(hi, 0) + 0.45 * span)
     names = {"better": "better (95 % CI excludes 0)", "worse": "worse (95 % CI excludes 0)", "noise": "within noise (CI crosses 0)"}

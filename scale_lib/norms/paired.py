@@ -158,6 +158,6 @@ def plot_paired(runs: pd.DataFrame, arm: str, reference: str, axes=None, *, colo
     plot_gap(right, runs, arm, reference, color=colors[1], lw=2, alpha=0.2, band_label="95 % CI over seeds")
     for _seed, g in runs.pivot_table(index=["seed", "step"], columns="arm", values="val_loss").reset_index().groupby("seed"):
         right.plot(g.step, g[arm] - g[reference], color=colors[1], alpha=0.25, lw=0.8)
-    right.set(xlabel="step", ylabel=f"{arm} − {reference} (nats)", title="paired difference (> 0: the reference is better)")
+    right.set(xlabel="step", ylabel=f"{arm} − {reference} (nats)", title=f"paired difference (above 0: {arm} is worse)")
     right.legend()
     return axes

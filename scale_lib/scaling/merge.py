@@ -18,7 +18,7 @@ from torch import nn
 
 from scale_lib.core.normweight import stores_offset
 
-__all__ = ["merge_scale", "HOOK_OVERHEAD", "OUTPUT_LINEAR_NAMES"]
+__all__ = ["merge_scale", "bridge", "HOOK_OVERHEAD", "OUTPUT_LINEAR_NAMES"]
 
 #: Hooked / plain forward time, ``benchmarks/results/hooks.json`` (``tests/test_own_model.py`` binds the two).
 HOOK_OVERHEAD = 1.0283
@@ -89,3 +89,65 @@ def merge_scale(adapter) -> nn.Module:
                 module.bias.mul_(s)
     adapter.__dict__["merged"] = True
     return adapter.model
+
+
+def bridge(model: nn.Module, input_ids: torch.Tensor, *, layer: int, head: int, coefficient: float) -> dict[str, float]:
+    """The bridge between the book's two halves, measured: a ScAle head coefficient **is** a γ on the
+    input of the attention output projection, at one position.
+
+    Returns the largest absolute logit differences (at the last position) between
+
+    * ``hook_vs_gamma``: ScAle's hook (``sl.scaled``, last token) and an explicit γ vector — ones, with
+      ``coefficient`` on head ``head``'s slice — multiplied into ``o_proj``'s input at the last position
+      (0: the same operation);
+    * ``folded_vs_all_positions``: that γ folded into ``W_O``'s columns (chapter 04's fold) and the hook
+      applied at **every** position (0: the fold is exact when the scale acts everywhere);
+    * ``folded_vs_last_token``: the fold and the last-token hook (0 only for the last layer: at an earlier
+      layer the fold also changes the earlier positions, which later layers read — why a last-token
+      adapter cannot be merged);
+
+    and ``theta_velocity_rank``: the rank of the map from ∇θL to θ's velocity when only the coefficient
+    c trains and ``W_O``'s columns w stay frozen (θ = c·w moves as −w wᵀ ∇θL: rank 1, along w only —
+    chapter 04's P = γ²I + wwᵀ without the γ²I that w's own motion would add).
+    """
+    import copy
+
+    from scale_lib.core.arch import model_map
+    from scale_lib.core.hooks import scaled
+
+    mm = model_map(model)
+    mm.check_layer(layer)
+    mm.check_head(head, layer)
+    proj = mm.layers[layer].get_submodule(mm.layout.attn_out)
+    cols = slice(head * mm.head_dim, (head + 1) * mm.head_dim)
+    gamma = torch.ones(proj.weight.shape[1])
+    gamma[cols] = coefficient
+
+    def last_gamma(module, args):
+        x = args[0].clone()
+        x[:, -1] = x[:, -1] * gamma.to(x.dtype)
+        return (x,) + tuple(args[1:])
+
+    site = {f"L{layer}.H{head}": coefficient}
+    with torch.no_grad():
+        with scaled(model, site):
+            hook_last = model(input_ids=input_ids).logits[:, -1]
+        with scaled(model, site, positions="all"):
+            hook_all = model(input_ids=input_ids).logits[:, -1]
+        handle = proj.register_forward_pre_hook(last_gamma)
+        try:
+            explicit = model(input_ids=input_ids).logits[:, -1]
+        finally:
+            handle.remove()
+        folded = copy.deepcopy(model)
+        fproj = model_map(folded).layers[layer].get_submodule(mm.layout.attn_out)
+        fproj.weight.mul_(gamma.to(fproj.weight.dtype)[None, :])
+        fold = folded(input_ids=input_ids).logits[:, -1]
+    w = proj.weight[:, cols].detach().double().flatten()
+    velocity_map = -torch.outer(w, w)  # d θ / dt = −(wᵀ ∇θL) w for θ = c·w with w frozen
+    return {
+        "hook_vs_gamma": float((hook_last - explicit).abs().max()),
+        "folded_vs_all_positions": float((fold - hook_all).abs().max()),
+        "folded_vs_last_token": float((fold - hook_last).abs().max()),
+        "theta_velocity_rank": int(torch.linalg.matrix_rank(velocity_map)),
+    }

@@ -18,7 +18,7 @@ SITE = ROOT / "build" / "site"
 SHOTS = ROOT / "build" / "screenshots" / "site"
 LOAD_SECONDS: dict[str, float] = {}
 PAGES = (["index.html"] + [f"{p.stem}.html" for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))]
-         + ["glossary.html", "references.html", "your_own_model.html", "api.html"])
+         + ["glossary.html", "references.html", "your_own_model.html", "api.html", "instructor.html"])
 
 
 @pytest.fixture(scope="module")
@@ -116,4 +116,21 @@ def test_search_finds_the_book(browser, site_url):
     page.goto(urljoin(site_url, "search.html?q=ScAle"), wait_until="networkidle")
     page.wait_for_selector("#search-results li, .search li", timeout=15000)
     assert page.locator("#search-results li, .search li").count() > 0, "the search page found nothing for 'ScAle'"
+    page.close()
+
+
+def test_every_chapter_has_a_slide_deck_the_instructor_page_links(browser, site_url):
+    """One reveal.js deck per chapter (reveal.js itself comes from unpkg: offline it cannot start, so
+    this checks the deck's own page and content, not the slide show)."""
+    chapters = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))]
+    page = browser.new_page()
+    page.goto(urljoin(site_url, "instructor.html"), wait_until="networkidle")
+    linked = {h for h in page.eval_on_selector_all("main a[href]", "els => els.map(e => e.getAttribute('href'))") if h.startswith("slides/")}
+    assert linked == {f"slides/{c}.slides.html" for c in chapters}, f"the instructor page links {sorted(linked)}"
+    for chapter in chapters:
+        response = page.goto(urljoin(site_url, f"slides/{chapter}.slides.html"), wait_until="domcontentloaded")
+        assert response is not None and response.status == 200, f"no deck for {chapter}"
+        html = page.content()
+        assert html.count("<section") >= 3, f"{chapter}: a deck with fewer than three slides"
+        assert "data:image/png;base64" in html, f"{chapter}: a deck without a figure"
     page.close()

@@ -48,11 +48,11 @@ def answer_prior_accuracy(train_items, test_items):
 ''',
     },
     "02_rescaling_discovery": {
-        # the Wald interval, clipped
-        "wilson_interval": '''
-def wilson_interval(k, n, z=1.96):
+        # the Wald interval, clipped: what the exact interval replaces
+        "exact_interval": '''
+def exact_interval(k, n, level=0.95):
     p = k / n
-    half = z * math.sqrt(p * (1 - p) / n)
+    half = 1.959964 * math.sqrt(p * (1 - p) / n)
     return (max(0.0, p - half), min(1.0, p + half))
 ''',
         # an unpaired test: the two accuracies as if they came from different items
@@ -66,16 +66,10 @@ def paired_p_value(right_a, right_b):
 ''',
     },
     "03_scale_spatial": {
-        # theta starts at 0: the coefficients start at the middle of the bounds, not at 1
-        "BoundedScale": '''
-class BoundedScale(nn.Module):
-    def __init__(self, n, lo, hi):
-        super().__init__()
-        self.lo, self.hi = lo, hi
-        self.theta = nn.Parameter(torch.zeros(n))
-
-    def forward(self):
-        return self.lo + (self.hi - self.lo) * torch.sigmoid(self.theta)
+        # sigmoid' written in c but without the chain rule's (hi - lo) factor
+        "dc_dtheta": '''
+def dc_dtheta(c, lo, hi):
+    return (c - lo) * (hi - c) / (hi - lo) ** 2
 ''',
         # position -1: the padding, not the last real token
         "scale_last_real_token": '''
@@ -86,10 +80,10 @@ def scale_last_real_token(h, coeff, lengths):
 ''',
     },
     "04_theory_toys": {
-        # forgets the w wᵀ term (what γ's own motion contributes)
-        "preconditioner": '''
-def preconditioner(gamma, w):
-    return gamma ** 2 * torch.eye(len(w), dtype=w.dtype)
+        # only W moves: the elementwise term, without u's row term and v's column term
+        "dp_velocity": '''
+def dp_velocity(u, W, v, G):
+    return -(u[:, None] ** 2) * (v[None, :] ** 2) * G
 ''',
         # 2 / θ* instead of 2 / (γ² + w²): right only when γ = w = 1
         "stable_lr": '''

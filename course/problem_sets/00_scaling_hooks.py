@@ -24,9 +24,10 @@
 # %% [markdown]
 # # Problem set 00 · Scaling hooks
 #
-# Goes with chapter 00. Two graded exercises; each cell below the task says which checks you can run
-# yourself (`grader.check`); the autograder also runs hidden checks on the plausible wrong answers.
-# Work in order; each exercise takes the time marked.
+# Goes with chapter 00. Two graded exercises. Under each task, `grader.check("…")` runs the public
+# checks; the autograder also runs hidden ones, written to catch the plausible wrong answers.
+# Exercise 1 is the graded version of chapter 00's Exercise 3: its hidden checks test any scale and
+# an unchanged input, which the chapter's check does not. Work in order; each exercise takes the time marked.
 
 # %%
 import torch

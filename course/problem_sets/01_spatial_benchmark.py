@@ -115,10 +115,11 @@ def test_same_point_raises(direction_of):
 
 # %% [markdown]
 # **Exercise 2 — the answer-prior shortcut** (★★☆ · 15 min). Before calling an accuracy a skill, measure
-# what a shortcut reaches on the same items. Write `answer_prior_accuracy(train_items, test_items)`:
-# find the option word that was most often the right answer in `train_items` (compare words
-# case-insensitively; each item has `.options` and `.answer_index`), then score every test item by
-# choosing the option with the highest training count. When k options tie for the highest count, the
+# what a shortcut reaches on the same items. (The items here are the small graded map and grid
+# questions of `scale_lib.data.spatial.graded`, which chapter 06 uses; here they are only data.) Write
+# `answer_prior_accuracy(train_items, test_items)`: count how often each option word was the right
+# answer in `train_items` (compare words case-insensitively; each item has `.options` and
+# `.answer_index`), then score every test item by choosing its option with the highest training count. When k options tie for the highest count, the
 # item scores 1/k if the answer is among them (a random tie-break, in expectation), else 0. Return the
 # mean score over the test items.
 #

@@ -40,28 +40,30 @@ right_b = torch.where(flip, 1 - right_a, right_a)
 
 # %% [raw]
 # # BEGIN QUESTION
-# name: q1_wilson
+# name: q1_exact_interval
 # points: 2
 
 # %% [markdown]
-# **Exercise 1 — derive the Wilson interval** (★★★ · 25 min). The Wald interval p̂ ± z·√(p̂(1 − p̂)/n) has
-# zero width at k = 0 and spills over [0, 1] near the edges. Wilson's interval is instead the set of
-# true rates p for which the observed p̂ = k/n lies within z standard errors **of p**:
-# |p̂ − p| ≤ z·√(p(1 − p)/n). Solve that inequality for p (it is a quadratic in p) and write
-# `wilson_interval(k, n, z=1.96)` returning `(low, high)`.
+# **Exercise 1 — the exact (Clopper–Pearson) interval** (★★★ · 25 min). Chapter 02 derived Wilson's
+# interval. The *exact* interval inverts the binomial test itself: its low end is the p at which
+# observing k or more successes has probability 2.5 %, its high end the p at which observing k or
+# fewer has probability 2.5 %. Both ends are quantiles of Beta distributions. Write
+# `exact_interval(k, n, level=0.95)` returning `(low, high)`, with low = 0 at k = 0 and high = 1 at k = n.
 #
-# <details><summary>Hint</summary>Square both sides: (p̂ − p)² = z² p(1 − p)/n. Collect the terms in p², p and 1; the two roots are the interval's ends.</details>
+# <details><summary>Hint</summary>P(X ≥ k | p) for X ~ Binomial(n, p) equals the Beta(k, n − k + 1) CDF at p; `scipy.stats.beta.ppf`.</details>
 
 # %% [raw]
 # # BEGIN SOLUTION
 
 # %%
-def wilson_interval(k, n, z=1.96):
+def exact_interval(k, n, level=0.95):
     # BEGIN SOLUTION
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    from scipy.stats import beta
+
+    alpha = 1 - level
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return (low, high)
     # END SOLUTION
 
 # %% [raw]
@@ -71,28 +73,31 @@ def wilson_interval(k, n, z=1.96):
 # # BEGIN TESTS
 
 # %%
-def test_contains_the_estimate(wilson_interval):
-    low, high = wilson_interval(30, 100)
+def test_contains_the_estimate(exact_interval):
+    low, high = exact_interval(30, 100)
     assert low < 0.3 < high, f"the interval ({low:.3f}, {high:.3f}) should contain k/n = 0.3"
 
 # %%
 """ # BEGIN TEST CONFIG
 hidden: true
 """ # END TEST CONFIG
-def test_equals_the_closed_form(wilson_interval):
-    from scale_lib.core.stats import wilson
+def test_equals_scipys_exact_interval(exact_interval):
+    from scipy.stats import binomtest
 
-    for k, n in [(0, 10), (1, 10), (5, 10), (10, 10), (7, 250), (240, 250), (0, 1000)]:
-        got, want = wilson_interval(k, n), wilson(k, n)
-        assert all(abs(a - b) < 1e-9 for a, b in zip(got, want)), f"k={k}, n={n}: expected {want}, got {got}"
+    for k, n in [(0, 10), (1, 10), (5, 10), (10, 10), (7, 250), (240, 250)]:
+        want = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+        got = exact_interval(k, n)
+        assert abs(got[0] - want.low) < 1e-9 and abs(got[1] - want.high) < 1e-9, f"k={k}, n={n}: expected ({want.low:.5f}, {want.high:.5f}), got {got}"
 
 # %%
 """ # BEGIN TEST CONFIG
 hidden: true
 """ # END TEST CONFIG
-def test_positive_width_at_zero(wilson_interval):
-    low, high = wilson_interval(0, 20)
-    assert low == 0.0 and high > 0.05, f"at k = 0 Wilson's upper end is above 0 (Wald's is 0); got ({low}, {high})"
+def test_edges_and_level(exact_interval):
+    low, high = exact_interval(0, 20)
+    assert low == 0.0 and high > 0.1, f"at k = 0 the exact upper end is well above 0; got ({low}, {high})"
+    narrow, wide = exact_interval(12, 40, level=0.8), exact_interval(12, 40, level=0.99)
+    assert wide[0] < narrow[0] and wide[1] > narrow[1], "a higher level must give a wider interval"
 
 # %% [raw]
 # # END TESTS

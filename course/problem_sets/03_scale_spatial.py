@@ -29,39 +29,35 @@
 # Work in order; each exercise takes the time marked.
 
 # %%
-import math
-
 import torch
-from torch import nn
 
 # %% [raw]
 # # BEGIN QUESTION
-# name: q1_bounded_scale
+# name: q1_saturation
 # points: 3
 
 # %% [markdown]
-# **Exercise 1 — the bounded coefficient** (★★☆ · 20 min). Write `BoundedScale(n, lo, hi)`, an
-# `nn.Module` with one parameter `theta` of shape `(n,)` whose `forward()` returns the `n` coefficients
-# lo + (hi − lo)·sigmoid(θ). They must start at exactly 1 (a ScAle adapter starts as the frozen model)
-# and never leave (lo, hi). Raise `ValueError` unless lo < 1 < hi.
+# **Exercise 1 — where a bounded coefficient stops learning** (★★☆ · 20 min). ScAle's coefficient is
+# c = lo + (hi − lo)·sigmoid(θ), and training moves θ. Write `dc_dtheta(c, lo, hi)`: the derivative
+# dc/dθ written in terms of c itself (not θ). Then write `saturated(c, lo, hi, frac=0.1)`: a boolean
+# tensor, True where that derivative is below `frac` times its largest possible value — the
+# coefficients gradient descent can barely move any more.
 #
-# <details><summary>Hint</summary>Solve lo + (hi − lo)·sigmoid(θ₀) = 1 for θ₀; sigmoid⁻¹(s) = log(s / (1 − s)).</details>
+# <details><summary>Hint</summary>sigmoid′ = sigmoid·(1 − sigmoid), and sigmoid(θ) = (c − lo)/(hi − lo). The largest value is at the middle of the bounds.</details>
 
 # %% [raw]
 # # BEGIN SOLUTION
 
 # %%
-class BoundedScale(nn.Module):
+def dc_dtheta(c, lo, hi):
     # BEGIN SOLUTION
-    def __init__(self, n, lo, hi):
-        super().__init__()
-        if not lo < 1 < hi:
-            raise ValueError(f"the bounds must satisfy lo < 1 < hi; got lo={lo}, hi={hi}")
-        self.lo, self.hi = lo, hi
-        self.theta = nn.Parameter(torch.full((n,), math.log((1 - lo) / (hi - 1))))
+    return (c - lo) * (hi - c) / (hi - lo)
+    # END SOLUTION
 
-    def forward(self):
-        return self.lo + (self.hi - self.lo) * torch.sigmoid(self.theta)
+
+def saturated(c, lo, hi, frac=0.1):
+    # BEGIN SOLUTION
+    return dc_dtheta(c, lo, hi) < frac * (hi - lo) / 4
     # END SOLUTION
 
 # %% [raw]
@@ -71,46 +67,39 @@ class BoundedScale(nn.Module):
 # # BEGIN TESTS
 
 # %%
-def test_starts_at_one(BoundedScale):
+def test_middle_is_the_maximum(dc_dtheta):
     import torch
 
-    c = BoundedScale(5, 0.0, 3.0)()
-    assert c.shape == (5,), f"expected 5 coefficients, got shape {tuple(c.shape)}"
-    assert torch.allclose(c, torch.ones(5), atol=1e-6), f"the coefficients must start at 1, got {c.tolist()}"
+    c = torch.tensor([0.5, 1.0, 1.5])
+    d = dc_dtheta(c, 0.0, 2.0)
+    assert d[1] > d[0] and d[1] > d[2], "the derivative is largest in the middle of the bounds"
 
 # %%
 """ # BEGIN TEST CONFIG
 hidden: true
 """ # END TEST CONFIG
-def test_asymmetric_bounds_and_limits(BoundedScale):
+def test_matches_autograd(dc_dtheta):
     import torch
 
-    from scale_lib.scaling.adapter import bounded, identity_theta
+    from scale_lib.scaling.adapter import bounded
 
-    m = BoundedScale(4, 0.5, 1.5)
-    assert torch.allclose(m(), torch.ones(4), atol=1e-6), "with bounds (0.5, 1.5) the start must still be 1"
-    m = BoundedScale(3, 0.2, 5.0)
-    assert torch.allclose(m.theta.detach(), torch.full((3,), identity_theta((0.2, 5.0))), atol=1e-6), "θ must start where the coefficient is 1"
-    with torch.no_grad():
-        m.theta.copy_(torch.tensor([-50.0, 0.0, 50.0]))
-    c = m()
-    assert torch.allclose(c, bounded(m.theta.detach(), (0.2, 5.0))), "forward must return lo + (hi − lo)·sigmoid(θ)"
-    assert c.min() >= 0.2 and c.max() <= 5.0, "the coefficients must stay within the bounds"
+    for lo, hi in [(0.0, 2.0), (0.5, 1.5), (0.2, 5.0)]:
+        theta = torch.linspace(-6, 6, 25, dtype=torch.float64, requires_grad=True)
+        c = bounded(theta, (lo, hi))
+        c.sum().backward()
+        got = dc_dtheta(c.detach(), lo, hi)
+        assert torch.allclose(got, theta.grad, atol=1e-9), f"bounds ({lo}, {hi}): dc/dθ differs from autograd's (the (hi − lo) factor?)"
 
 # %%
 """ # BEGIN TEST CONFIG
 hidden: true
 """ # END TEST CONFIG
-def test_gradient_and_bad_bounds(BoundedScale):
-    m = BoundedScale(2, 0.0, 2.0)
-    m().sum().backward()
-    assert m.theta.grad is not None and m.theta.grad.abs().min() > 0, "the loss must reach theta"
-    for lo, hi in [(1.0, 2.0), (0.0, 1.0), (2.0, 3.0)]:
-        try:
-            BoundedScale(2, lo, hi)
-        except ValueError:
-            continue
-        raise AssertionError(f"BoundedScale(2, {lo}, {hi}) must raise ValueError: 1 is not strictly inside")
+def test_saturated(saturated):
+    import torch
+
+    c = torch.tensor([0.01, 1.0, 1.99, 1.6])
+    got = torch.as_tensor(saturated(c, 0.0, 2.0))
+    assert got.tolist() == [True, False, True, False], f"near either bound the coefficient is saturated; got {got.tolist()}"
 
 # %% [raw]
 # # END TESTS

@@ -33,24 +33,29 @@ import torch
 
 # %% [raw]
 # # BEGIN QUESTION
-# name: q1_preconditioner
-# points: 2
+# name: q1_dp_velocity
+# points: 3
 
 # %% [markdown]
-# **Exercise 1 — the preconditioner of a folded scale** (★★☆ · 20 min). A column of a weight matrix is
-# θ = γ·w (a scalar γ, a vector w ∈ ℝᵈ). Under gradient flow on (γ, w), γ̇ = −∂L/∂γ and ẇ = −∂L/∂w, and
-# θ moves as θ̇ = −P ∇θL for a d × d matrix P. Derive P and write `preconditioner(gamma, w)` returning
-# it (a `float64` tensor for a `float64` w).
+# **Exercise 1 — derive the dual-placement velocity** (★★★ · 30 min). Chapter 04 §2 derived how a
+# folded scale preconditions θ = W diag(γ); §6 only states the result for *dual placement* (DP),
+# θ = diag(u) W diag(v). Derive it yourself: under gradient flow on (u, W, v) — each factor moves by
+# minus its own gradient — write `dp_velocity(u, W, v, G)` returning θ̇ (a matrix like W), where
+# G = ∇θL. Do not call `scale_lib.norms.toys` (that is the key).
 #
-# <details><summary>Hint</summary>θ̇ = γ̇ w + γ ẇ, with ∂L/∂γ = wᵀ∇θL and ∂L/∂w = γ∇θL.</details>
+# <details><summary>Hint</summary>Product rule: θ̇ = diag(u̇) W diag(v) + diag(u) Ẇ diag(v) + diag(u) W diag(v̇).
+# With θ_ij = u_i W_ij v_j: ∂L/∂W_ij = u_i v_j G_ij, ∂L/∂u_i = Σ_j G_ij W_ij v_j, ∂L/∂v_j = Σ_i G_ij u_i W_ij.</details>
 
 # %% [raw]
 # # BEGIN SOLUTION
 
 # %%
-def preconditioner(gamma, w):
+def dp_velocity(u, W, v, G):
     # BEGIN SOLUTION
-    return gamma ** 2 * torch.eye(len(w), dtype=w.dtype) + torch.outer(w, w)
+    du = (G * W * v[None, :]).sum(1)
+    dv = (G * u[:, None] * W).sum(0)
+    dW = u[:, None] * v[None, :] * G
+    return -(du[:, None] * W * v[None, :] + u[:, None] * dW * v[None, :] + u[:, None] * W * dv[None, :])
     # END SOLUTION
 
 # %% [raw]
@@ -60,31 +65,28 @@ def preconditioner(gamma, w):
 # # BEGIN TESTS
 
 # %%
-def test_shape_and_symmetry(preconditioner):
+def test_shape(dp_velocity):
     import torch
 
-    P = preconditioner(2.0, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
-    assert P.shape == (3, 3), f"P is d × d: expected (3, 3), got {tuple(P.shape)}"
-    assert torch.allclose(P, P.T), "P is symmetric"
+    u, W, v, G = torch.ones(3, dtype=torch.float64), torch.ones(3, 2, dtype=torch.float64), torch.ones(2, dtype=torch.float64), torch.ones(3, 2, dtype=torch.float64)
+    assert tuple(dp_velocity(u, W, v, G).shape) == (3, 2), "θ̇ has θ's shape"
 
 # %%
 """ # BEGIN TEST CONFIG
 hidden: true
 """ # END TEST CONFIG
-def test_matches_autograd(preconditioner):
+def test_matches_autograd(dp_velocity):
     import torch
+
+    from scale_lib.norms.toys import autograd_dual_placement_velocity
 
     g = torch.Generator().manual_seed(0)
     for _ in range(3):
-        gamma = float(torch.randn(1, generator=g)) * 2
-        w = torch.randn(4, generator=g, dtype=torch.float64)
-        grad = torch.randn(4, generator=g, dtype=torch.float64)
-        gam = torch.tensor(gamma, dtype=torch.float64, requires_grad=True)
-        ww = w.clone().requires_grad_(True)
-        (gam * ww @ grad).backward()  # L = θᵀ g, so ∇θL = g
-        theta_dot = -(gam.grad * w + gamma * ww.grad)
-        want = -preconditioner(gamma, w) @ grad
-        assert torch.allclose(theta_dot, want, atol=1e-9), "−P ∇θL must equal the θ-velocity autograd gives (did you forget a term?)"
+        u, W, v = torch.randn(4, generator=g, dtype=torch.float64), torch.randn(4, 3, generator=g, dtype=torch.float64), torch.randn(3, generator=g, dtype=torch.float64)
+        target = torch.randn(4, 3, generator=g, dtype=torch.float64)
+        want, G = autograd_dual_placement_velocity(u, W, v, lambda t: 0.5 * ((t - target) ** 2).sum())
+        got = dp_velocity(u, W, v, G)
+        assert torch.allclose(got, want, atol=1e-9), "θ̇ differs from autograd's: all three factors move (u's and v's motion add a row and a column term)"
 
 # %% [raw]
 # # END TESTS

@@ -25,7 +25,9 @@
 #
 # **You will learn to**
 # 1. train a real `transformers` Llama (4 layers, 8 heads, 1 M parameters) on Python's own help
-#    pages — about a minute on a laptop CPU, no download;
+#    pages — one to a few minutes of training on a CPU, no download (how long depends on the machine and
+#    on what else runs on it: the recorded run's time is `train_seconds` in
+#    `figures/00_scaling_hooks/metrics.json`);
 # 2. find where its heads, attention outputs and MLPs live with `scale_lib.model_map`;
 # 3. scale them with `scale_lib.scaled(...)` — a context manager that adds hooks and always removes
 #    them — and watch the next-character distribution move;
@@ -34,7 +36,10 @@
 #    head at the last token, checked against `sl.scaled`.
 #
 # **Prerequisites**: PyTorch (modules, autograd); what an attention head is (the [glossary](glossary.md)
-# has the book's terms). **Time**: ≈ 3 minutes to run in full mode, 40 minutes to read and do.
+# has the book's terms). **Time**: a few minutes to run in full mode, training about half of it (times
+# vary by machine and load; the recorded run's are `train_seconds` and `notebook_seconds` in the
+# chapter's `metrics.json`); about an hour to read and do, the exercises about 40 minutes of it (each
+# exercise is marked ★☆☆ warm-up, ★★☆ core or ★★★ stretch, with a time).
 #
 # **What the papers say, what we show.** *[abstract]* ScAle learns "a small set of scalar
 # coefficients to modulate last-token attention and MLP activations"; the scale-vector paper studies
@@ -70,7 +75,6 @@ import torch
 import scale_lib as sl
 from scale_lib.book import exercises as ex
 from scale_lib.book import solutions
-from scale_lib.book.exercises import check
 from scale_lib.book.verify import TIMING
 from scale_lib.data.corpus import CharCorpus
 from scale_lib.norms.pretrain import char_llama, train_lm
@@ -114,7 +118,9 @@ print(repr(corpus.decode(sample[0])))
 # %% [markdown]
 # *What to see:* the loss starts near ln 96 nats — a uniform guess over the 96 characters — falls
 # steeply over the first hundred steps and then slowly; the validation points sit on the training
-# curve (no overfitting). The greedy sample printed above is English-like text, learned from nothing.
+# curve (no overfitting). The sample printed above is *greedy* (greedy decoding, `do_sample=False`:
+# at every step the model's single most likely next character is appended, no randomness); it is
+# English-like text, learned from nothing.
 #
 # ## 2 · Where the sites are: the model map
 #
@@ -127,11 +133,15 @@ print(repr(corpus.decode(sample[0])))
 # * the **attention output** (what `o_proj` adds to the residual stream);
 # * the **MLP output**.
 #
-# On a few families the block's contribution is not the projection's output: Gemma 2/3 and OLMo 2
-# normalise each sublayer's output *before* adding it to the residual stream. There the attention
-# and MLP sites sit after that norm — otherwise the norm would divide any scale back out — and
-# heads keep only their relative weights (scaling every head of a layer by one number changes
-# nothing). `print(sl.model_map(model))` says so for such a model.
+# This Llama, like most families, adds each block's output to the residual stream as it is, so all
+# three sites work as described.¹
+#
+# ¹ *An aside you can skip until chapter 05.* A few families (Gemma 2/3, OLMo 2) also normalise each
+# sublayer's output before adding it — the book calls them **Post-Norm** families (see that entry in
+# the [glossary](glossary.md)). There the attention and MLP sites sit after that norm, because the
+# norm would otherwise divide any scale back out; for the same reason a head scale before `o_proj`
+# only changes the heads' weights relative to one another, and scaling every head of a layer by one
+# number changes nothing. `print(sl.model_map(model))` says so for such a model.
 
 # %%
 mm = sl.model_map(model)
@@ -141,7 +151,9 @@ print(mm)
 # ## 3 · Scaling a site
 #
 # A *site* is a string: `"L3.H5"` is head 5 of layer 3, `"L3.heads"` all heads of layer 3 (one
-# scale each, or one for all), `"L3.attn"` the attention output and `"L3.mlp"` the MLP output.
+# number for all of them, or one scale per head as a tensor of shape `(n_heads,)`, here 8 numbers:
+# `{"L3.heads": torch.tensor([1.0, 0.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0])}` switches head 1 off and
+# doubles head 4), `"L3.attn"` the attention output and `"L3.mlp"` the MLP output.
 # By default only the **last real token** of each row is scaled — ScAle's choice, and the reason it
 # can leave everything before the last token untouched.
 #
@@ -165,8 +177,10 @@ print(f"hooks left on the model after the block: {sl.count_hooks(model)}")
 # %% [markdown]
 # Now a batch of 64 real contexts from the validation text. For each one we read the
 # next-character distribution, then ask: **how far does one scale move it?** We measure the
-# Kullback–Leibler divergence KL(unscaled ‖ scaled), averaged over the contexts, for every head,
-# attention output and MLP at scales from 0 (switch it off at the last token) to 3.
+# Kullback–Leibler divergence KL(unscaled ‖ scaled) — in nats, the expected extra surprise of the
+# scaled model on what the unscaled one predicts, 0 when the two distributions agree (the
+# [glossary](glossary.md)'s *KL divergence*; Exercise 4 writes it) — averaged over the contexts, for
+# every head, attention output and MLP at scales from 0 (switch it off at the last token) to 3.
 
 # %%
 gen = torch.Generator().manual_seed(1)
@@ -184,7 +198,7 @@ axes[0].set(title="Switch one head off at the last token", xlabel="head", ylabel
 sns.heatmap(block_kl, annot=True, fmt=".2f", cmap="rocket_r", ax=axes[1], cbar_kws={"label": "KL (nats), blocks' own scale"})
 axes[1].set(title="…or a whole block", xlabel="", ylabel="")
 fig.suptitle(f"Mean KL(unscaled ‖ scaled) of the next-character distribution over {len(contexts)} contexts "
-             "(two colour scales: a block moves far more than a head)", fontsize=9, y=1.03)
+             "(two colour scales: a block moves far more than a head)", fontsize=11, y=1.04)
 sl.save_figure(fig, NB, "kl_heatmap")
 plt.show()
 
@@ -198,8 +212,11 @@ print(f"most influential head: {TOP} (KL {top_head.kl:.3f} nats when switched of
 # layer's heads, and above all its MLP). Now the whole response curve of the most influential head
 # and of its layer's attention output and MLP. The KL is exactly zero at scale 1 and grows on both
 # sides, but not symmetrically: switching a whole block off costs far more than tripling it, while a
-# single head responds about as much to ×3 as to ×0. Scales are not only "off switches" — which is
-# why ScAle learns them instead of pruning.
+# single head responds about as much to ×3 as to ×0. So a scale is more than an off switch: pruning
+# (removing a head or a weight for good) picks between 1 and 0, but the values in between and above 1 move the prediction too. That is a
+# larger space of interventions than on/off, and ScAle searches it by learning the scales with
+# gradients (chapter 03). Whether the extra freedom *helps* on a task is a question for that
+# chapter; these curves only show that it exists.
 
 # %%
 layer = int(top_head.layer)
@@ -219,8 +236,9 @@ plt.show()
 #
 # For the prompt `"The return value of the function is the "`, the five most likely next
 # characters, unscaled and with the most influential head, its attention block or its MLP scaled.
-# Below it, an explorer: pick any site and drag the scale (its default values redraw the first
-# panel; in a live notebook the figure redraws as you move the controls).
+# Below it, an explorer: pick any site and drag the scale. At its defaults (the most influential
+# head × 0) it shows the left panel again; in a live notebook the figure redraws as you move the
+# controls.
 
 # %%
 import ipywidgets as widgets  # noqa: E402
@@ -239,7 +257,7 @@ def draw_distribution(site: str, scale: float, ax=None):
     x = torch.arange(len(top))
     ax.bar(x - 0.2, base[top], 0.4, label="unscaled")
     ax.bar(x + 0.2, new[top], 0.4, label=f"{site} × {scale:g}")
-    ax.set_xticks(x, [repr(show_char(corpus.chars[int(i)])) for i in top])
+    ax.set_xticks(x, [f"“{show_char(corpus.chars[int(i)])}”" for i in top])
     ax.set(ylabel="p(next char)", title=f"KL = {kl_divergence(base, new).item():.3f} nats")
     ax.legend()
     return ax
@@ -257,6 +275,7 @@ plt.show()
 # *What to see:* left to right, ever larger sites switched off at the last token. One head reshuffles
 # the top candidates a little; the attention block more; without the first MLP the model stops
 # predicting letters and bets on a space or a line break — the KL in each title says how far.
+# (The tick labels are the characters in curly quotes, with ␣ for a space and ⏎ for a line break.)
 #
 # Explore: pick a site and a scale; the figure redraws for the same context.
 
@@ -268,42 +287,81 @@ sl.explorer(draw_distribution, site=site_choice, scale=scale_slider)
 # %% [markdown]
 # ## 5 · Exercises
 #
-# **Exercise 1.** `"L0.heads": 0.0` switches off every head of layer 0; `"L0.attn": 0.0` switches
-# off the attention block's output. For this Llama (its `o_proj` has no bias), are the two
-# next-character distributions *identical*? Set `answer_1` to `True` or `False`.
+# The first two are **predict, then measure**: write your prediction in the first cell and run it,
+# then run the cell below it, which measures the answer and compares (a prediction changed after the
+# measurement is shown is not accepted). The last two are code: write the function, the cell under
+# it tests it.
+#
+# **Exercise 1 — heads off, or the block off?** (★☆☆ · 5 min). `"L0.heads": 0.0` multiplies every
+# head of layer 0 by 0 at the last token, *before* `o_proj` mixes them; `"L0.attn": 0.0` multiplies
+# the attention block's output, *after* `o_proj`. This Llama's `o_proj` has no bias. Compare the two
+# next-character distributions over the 64 contexts of section 3. Which is true?
+# `"identical"` (equal to the last bit), `"rounding"` (differ only by float rounding, every
+# probability within 1e-6), `"small"` (mean KL between them below 0.01<!--x--> nats) or `"large"`?
 
 # %%
-answer_1 = None  # your answer: True or False — commit to it before running the cell
+PREDICTION_1 = None  # your prediction: "identical", "rounding", "small" or "large"
+ex.predict("exercise 1", PREDICTION_1)
+
+# %%
 p_heads = next_token_probs(model, contexts, {"L0.heads": 0.0})
 p_attn = next_token_probs(model, contexts, {"L0.attn": 0.0})
-check("exercise 1", answer_1, bool(torch.equal(p_heads, p_attn)),
-      explanation="o_proj is linear without bias: o_proj(0) = 0, the same as zeroing its output.")
+if torch.equal(p_heads, p_attn):
+    measured_1 = "identical"
+elif (p_heads - p_attn).abs().max() < 1e-6:
+    measured_1 = "rounding"
+else:
+    measured_1 = "small" if kl_divergence(p_heads, p_attn).mean() < 0.01 else "large"
+ex.reveal("exercise 1", measured_1,
+          explanation="o_proj is linear without bias, so o_proj(0) is exactly 0: zeroing its input gives the same "
+          "block output as zeroing the block's output. With a bias b, zeroed heads would still leave b in the residual stream.")
 
 # %% [markdown]
-# **Exercise 2.** Scaling is applied at the *last* token only. Does scaling `"L0.mlp"` by 3 change the
-# model's prediction at the *second-to-last* position of a context? (`True`/`False`.) Then think about
-# what this means for training ScAle: which part of a long prompt must be recomputed at every step?
+# **Exercise 2 — what one position's scale reaches** (★☆☆ · 5 min). Each context of section 3 is
+# 96 characters long, so the model makes 96 predictions on it, one per position (positions 0 to 95).
+# `sl.scaled` takes `positions=` as well: scale `"L0.mlp"` by 3 at **position 60 only**
+# (`sl.scaled(model, {"L0.mlp": 3.0}, positions=60)`). At how many of the 96 positions does the
+# prediction (the logits) change, at most, over the 64 contexts? Predict a number from 0 to 96.
+# Then use your answer for the default, the last token: which part of a long prompt must ScAle
+# recompute at every training step, and which can it compute once?
 
 # %%
-answer_2 = None  # your answer: True or False
+PREDICTION_2 = None  # your prediction: an integer from 0 to 96
+ex.predict("exercise 2", PREDICTION_2)
+
+# %%
 with torch.no_grad():
-    before = model(input_ids=contexts).logits[:, -2]
-    with sl.scaled(model, {"L0.mlp": 3.0}):
-        after = model(input_ids=contexts).logits[:, -2]
-check("exercise 2", answer_2, not torch.equal(before, after),
-      explanation="a decoder is causal: position t never sees later positions, so only the last token's "
-      "computation depends on the scales — the prefix can be computed once and cached.")
+    before = model(input_ids=contexts).logits
+    with sl.scaled(model, {"L0.mlp": 3.0}, positions=60):
+        after = model(input_ids=contexts).logits
+changed = ((after - before).abs() > 1e-6).any(-1)  # (contexts, positions): did this position's prediction move?
+measured_2 = int(changed.sum(1).max())
+print(f"first position that changed: {int(changed.any(0).float().argmax())}")
+ex.reveal("exercise 2", measured_2, tol=0,
+          explanation="a decoder is causal: position t sees positions ≤ t only, so a change at position 60 reaches "
+          "positions 60 to 95 and nothing before. Scaled at the last token, it changes only the last prediction: the "
+          "prefix (every position before the last) can be computed once and cached, and each training step recomputes "
+          "one position per prompt (chapter 03's prefix cache).")
 
 # %% [markdown]
-# **Exercise 3 — write the hook.** `sl.scaled` is a few hundred lines because it handles every
-# architecture, padding side and site; the mechanism is ten. An attention block concatenates its
-# heads' outputs, `head_dim` numbers each, and its output projection `o_proj` mixes them. A
-# *forward pre-hook* on `o_proj` (`module.register_forward_pre_hook(hook)`) sees that concatenated
-# input as `args[0]` (batch × positions × heads·head_dim) and may return a replacement `args`.
-# Write `head_scaling_prehook(head, scale, head_dim)` returning such a hook that multiplies head
-# `head`'s slice **at the last position only** by `scale` (without modifying the input in place).
-# The check registers it on layer 0, compares the logits with `sl.scaled(model, {"L0.H1": 0.0})`,
-# and removes it again whatever happens.
+# **Exercise 3 — write the hook** (★★☆ · 20 min). `sl.scaled` is a few hundred lines because it
+# handles every architecture, padding side and site; the mechanism is ten. An attention block
+# concatenates its heads' outputs, `head_dim` numbers each, and its output projection `o_proj` mixes
+# them. A *forward pre-hook* on `o_proj` (`module.register_forward_pre_hook(hook)`) sees that
+# concatenated input as `args[0]` (batch × positions × heads·head_dim) and may return a replacement
+# `args`. Write `head_scaling_prehook(head, scale, head_dim)` returning such a hook that multiplies
+# head `head`'s slice **at the last position only** by `scale` (without modifying the input in
+# place). The check registers it on layer 0, compares the logits with `sl.scaled(model, {"L0.H1":
+# scale})`, and removes it again whatever happens; it runs twice, with scale 0 and with scale 2, so
+# a hook that only zeroes the slice does not pass.
+#
+# "The last position" here is index −1 of the sequence. `sl.scaled` scales the last *real* token
+# of each row (section 3), which differs from −1 when a batch is right-padded; the contexts here
+# are unpadded, so the two coincide.
+#
+# <details><summary>Hint</summary> Clone <code>args[0]</code>, multiply
+# <code>x[:, -1, head * head_dim:(head + 1) * head_dim]</code> by <code>scale</code>, and return
+# <code>(x,) + tuple(args[1:])</code>.</details>
 
 # %%
 def head_scaling_prehook(head, scale, head_dim):
@@ -311,12 +369,21 @@ def head_scaling_prehook(head, scale, head_dim):
 
 
 ex.test_head_prehook(head_scaling_prehook, model, contexts[:4], layer=0, head=1, scale=0.0)
+ex.test_head_prehook(head_scaling_prehook, model, contexts[:4], layer=0, head=1, scale=2.0)
 
 # %% [markdown]
-# **Exercise 4 — KL, and its direction.** Section 3 measured change as KL(unscaled ‖ scaled): the
-# expected extra surprise of the scaled model on what the unscaled one predicts — large when the
-# scaled model puts little mass where the original puts much. Write `kl_divergence(p, q)` over the
-# last dimension, with 0 · log 0 = 0 (a distribution with exact zeros must not give NaN).
+# **Exercise 4 — KL, and its direction** (★★☆ · 10 min). Section 3 measured change as
+# KL(unscaled ‖ scaled): the expected extra surprise of the scaled model on what the unscaled one
+# predicts — large when the scaled model puts little mass where the original puts much. Write the
+# KL divergence KL(p ‖ q) over the last dimension, with 0 · log 0 = 0 (a distribution with exact
+# zeros must not give NaN). **Don't call the library's `kl_divergence`** (or `torch.nn.functional.kl_div`):
+# it is in this notebook's namespace, and the check cannot tell a wrapper from your own formula.
+# The function is called `kl_divergence_mine`, not `kl_divergence`, because this notebook already
+# imports the library's `kl_divergence` (section 4's plots use it): a function of the same name would
+# replace it.
+#
+# <details><summary>Hint</summary> KL(p ‖ q) = Σ p·(log p − log q); compute the logs on clamped
+# values and use <code>torch.where(p &gt; 0, …, 0)</code> so that the p = 0 terms are exactly 0.</details>
 
 # %%
 def kl_divergence_mine(p, q):
@@ -334,9 +401,14 @@ ex.test_kl_divergence(kl_divergence_mine)
 # **Reproducibility.** Every run is seeded: the same machine with the same number of torch threads
 # gives the same numbers to the last digit. Another thread count (`sl.use_cores()` uses every core
 # you have) or another CPU sums in another order; the model then differs in its last bits, the
-# validation loss agrees to the printed digits, and the KL map moves in its third significant digit
-# (we saw 3.38363<!--x--> vs 3.38189<!--x--> nats for the largest block KL, and one of the 64<!--x--> contexts flipping
-# its top prediction). Read the numbers to about two significant digits.
+# validation loss agrees to the printed digits, and the KL map moves in its third significant digit.
+# Across the book's full runs so far we have seen three values for the largest block KL:
+# 3.38363<!--x--> nats (the runs of 2026-11-21), 3.38189<!--x--> (the first two full runs of 2026-12-02)
+# and 3.38281<!--m:max_block_kl_at_0--> (the runs of 2026-11-22, and again the latest full run, later
+# on 2026-12-02, which reproduced every KL and the validation loss of 2026-11-22); one of the 64
+# contexts flipped its top prediction between the runs of 2026-11-21 and 2026-11-22.
+# `figures/00_scaling_hooks/metrics.json` holds the latest full run, and every number in this
+# chapter's text is checked against it. Read the numbers to about two significant digits.
 
 # %%
 top_curve = response[response.site == TOP].set_index("scale").kl
@@ -370,6 +442,8 @@ if not FAST:
     assert history.val_loss[-1] < 1.8, "the model should have learned English-like text"
     assert top_head.kl > 0.05 and top_head.top_changed > 0.05, "switching off one head at one token should visibly move predictions"
     assert top_head.kl > 3 * metrics["median_head_kl_at_0"], "head importance should be uneven: a few heads matter much more"
+    # section 3's "a block moves far more than a head" (asserted since 2026-12-02, after the teaching review; the values were known)
+    assert metrics["max_block_kl_at_0"] > 3 * top_head.kl, "switching off a whole block should move the prediction far more than any one head"
 
 # %% [markdown]
 # ## Summary

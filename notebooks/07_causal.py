@@ -26,21 +26,29 @@
 # An earlier version of chapter 03 explained the varying gain by *where* the tuning had done its
 # damage — ScAle helps, it said, *because* the tuning mostly changed where the last token looks
 # (queries and keys). That was read off a correlation over six testbeds, and the correlation itself
-# leaned the other way (ScAle's gain tracked what restoring the values and outputs gave back:
-# Pearson 0.98<!--x-->, against 0.51<!--x--> for queries and keys, as the book's science review computed from chapter 03's metrics). Here we **cause** each kind of damage on purpose,
-# match its size, and measure what comes back.
+# leaned the other way: over the six testbeds, ScAle's gain tracked what restoring the values and
+# outputs gave back much more closely than what restoring the queries and keys gave back (chapter
+# 03 §7 gives the two rank correlations). Six points cannot settle a cause. Here we **cause** each kind of
+# damage on purpose, match its size, and measure what comes back.
 #
 # **You will learn to**
 # * turn a correlational explanation into an intervention with matched damage, a stopping rule fixed
 #   in advance and an inclusion rule for the units;
 # * use positive controls: damage a method should be able to undo, to see whether it can;
 # * compare a method with reference baselines tuned the same way (validation grid for every method);
-# * report shares as ratios of sums with bootstrap intervals over the unit of replication, and exact
-#   sign and McNemar tests from scipy.
+# * report shares as ratios of sums with bootstrap intervals over the unit of replication, and an
+#   exact sign test from scipy (each method's per-seed McNemar test, on the test items, is stored
+#   with its row in `metrics.json`).
 #
 # **Before this chapter**: 02 (one-head sweeps), 03 (ScAle and its trainer), 06 (the real model).
-# **Time**: about 80 minutes to run in full mode on 2 CPU cores (4909 s in its first run: eight seeds × five
-# arms × a validation grid per method; 2 minutes in fast mode), 40 minutes to read.
+# **Time**: about 80 minutes to run in full mode on 2 CPU cores (eight seeds × five arms × a
+# validation grid per method; `notebook_seconds` in the metrics has the recorded run), 2 minutes in
+# fast mode; 40 minutes to read and do the one exercise.
+#
+# **Words used below.** An **arm** is one way of damaging the skill (section 3). The **share** a
+# method brings back is the fraction of the lost accuracy it recovers (section 5). A **positive
+# control** is damage the method should be able to undo by construction: if it could not undo that,
+# its failures elsewhere would say nothing about the damage.
 #
 # **The claims under test** are in `claims/07_causal.md`, committed before any run of this study
 # (a test reads the git history to check it). *[ours]* All of them: the ScAle paper does not discuss
@@ -74,6 +82,7 @@ from tqdm.auto import tqdm
 
 import scale_lib as sl
 from scale_lib.book import claims as claims_lib
+from scale_lib.book import exercises as ex
 from scale_lib.models import testbed
 from scale_lib.scaling import causal
 from scale_lib.scaling import causal_study as cs
@@ -146,6 +155,10 @@ seeds_table
 # | `damp_last` | the 3 most selective heads × 0.25<!--x--> at the last token (positive control) | exactly, with coefficients of 4 — if the bound allows them |
 # | `damp_all` | the same damping baked into the weights, at every position | only the last position's share |
 #
+# The **most selective heads** are the three whose removal at the last token lowers the right
+# answer's log-probability on the seed's validation corner questions the most
+# (`causal.selective_heads`).
+#
 # **Matched damage.** The hiding tunes at a constant rate and measures spatial accuracy on validation
 # layouts every 10 steps; it stops at the first check at or below 0.75<!--x-->, and the damage counts as
 # matched if that check is at least 0.45<!--x-->. If 300 steps at 3e-3 do not get there, it starts again
@@ -214,6 +227,18 @@ hiding
 # (after − damaged) / (before − damaged), on the test layouts' corner questions. Over seeds we report
 # the **ratio of sums** (Σ gains / Σ losses: seeds with more damage weigh more, and one seed with
 # almost no damage cannot blow the ratio up) with a 95 % bootstrap interval over seeds.
+#
+# **Exercise 1 — on how many seeds?** (★☆☆ · 5 min). Before you run the cell that draws the figure,
+# predict: on how many of the included seeds (section 3's inclusion rule; the full run has eight) does
+# ScAle (bound (0, 2)) bring back a **larger** share of the damage done by tuning values + outputs
+# (what heads write) than of the damage done by tuning queries + keys (where they look)? Give a whole
+# number. Think about what a scale on each head's output at the last token can change, and what it
+# cannot. (An earlier version of this exercise asked for the arm with the smallest share; two arms'
+# intervals overlapped there, so the data could not settle the answer. This one they settle.)
+
+# %%
+PREDICTION_1 = None  # your prediction: a whole number of seeds
+ex.predict("exercise 1", PREDICTION_1)
 
 # %%
 ARM_ORDER = ("recipe", "qk", "vo", "damp_last", "damp_all")
@@ -242,6 +267,14 @@ fig.tight_layout()
 sl.save_figure(fig, NB, "recovery")
 plt.show()
 share.round(3)
+
+# %%
+sign = summary.get("causal_sign_test", {})
+if sign:
+    ex.reveal("exercise 1", int(sign["positive"]),
+              explanation=f"of {sign['positive'] + sign['negative'] + sign['zero']} seeds, v/o's share was larger on {sign['positive']} "
+              f"and smaller on {sign['negative']} (exact sign test p = {sign['p']:.3g}): a scale on what a head writes can turn a changed "
+              "write back up or down, but it cannot move where the head looks.")
 
 # %% [markdown]
 # **Read the figure from the right.** The positive controls come first, because they say whether the
@@ -453,9 +486,11 @@ if not FAST:
 #
 # * **It can** undo damage that is itself a change of how much a head contributes at the last token —
 #   all of it (positive control), and most of it when the same change acts at every position.
-# * **It partly can** undo damage to what heads write (values + outputs): about half.
-# * **It mostly cannot** undo damage to where heads look (queries + keys): about a third, and a
-#   per-head temperature on the attention logits does no better. The book's earlier explanation had
+# * **It partly can** undo damage to what heads write (values + outputs): about half
+#   (0.554<!--m:causal_share.vo.scale.share-->).
+# * **It mostly cannot** undo damage to where heads look (queries + keys): under a third
+#   (0.302<!--m:causal_share.qk.scale.share-->), and a per-head temperature on the attention logits does no better
+#   (0.077<!--m:causal_share.qk.logit.share-->). The book's earlier explanation had
 #   this backwards.
 # * **Reference baselines with the same tuning** bring back much more of every tuning damage: rank-1
 #   LoRA at the last token 0.595<!--m:causal_share.recipe.lora_last.share--> to

@@ -7,7 +7,8 @@ A deck is the chapter's lecture skeleton, made from what the chapter itself show
 * the title slide: the chapter's first cell (title, what it shows, objectives);
 * one slide per section (a ``## `` heading) with the heading and the section's first paragraph;
 * every figure the chapter drew, on its own slide under its section's heading, code hidden;
-* the exercises' headings (with their difficulty and time marks) and the questions for discussion.
+* the exercises' titles (with their difficulty and time marks) and the questions for discussion;
+* not the chapter's own assertions (its "Checked" section).
 
 Everything else is left to the notebook. reveal.js is loaded from unpkg (nbconvert's default), so a deck
 needs a network connection to display as slides; to present a live notebook instead, JupyterLab's
@@ -24,19 +25,21 @@ from pathlib import Path
 
 from scale_lib.book.env import repo_root
 
-__all__ = ["deck", "write_deck", "build_slides", "SLIDES_DIR", "MAX_PARAGRAPH"]
+__all__ = ["deck", "write_deck", "build_slides", "SLIDES_DIR", "MAX_PARAGRAPH", "SKIP"]
 
 SLIDES_DIR = "slides"
 #: a section slide keeps its heading and at most this many characters of the first paragraph
 MAX_PARAGRAPH = 420
 _HEADING = re.compile(r"^##\s+(?P<title>.+)$", re.M)
-_EXERCISE = re.compile(r"^\*\*Exercise \d+[a-z]?\b[^\n]*", re.M)
+_EXERCISE = re.compile(r"\*\*Exercise \d+[a-z]?\b.*?\*\*(?: \(★[★☆]{2} · \d+ min\))?")
 _MARKERS = re.compile(r"<!--.*?-->", re.S)
+_BADGE = re.compile(r"^\[!\[Open In Colab\].*$", re.M)
+#: sections a lecture skips (the chapter's own assertions)
+SKIP = ("checked",)
 
 
-def _first_paragraph(text: str) -> str:
-    body = _HEADING.sub("", text, count=1).strip()
-    para = body.split("\n\n")[0].strip() if body else ""
+def _first_paragraph(body: str) -> str:
+    para = body.strip().split("\n\n")[0].strip() if body.strip() else ""
     if len(para) > MAX_PARAGRAPH:
         para = para[:MAX_PARAGRAPH].rsplit(" ", 1)[0] + " …"
     return para
@@ -46,40 +49,51 @@ def _has_figure(cell) -> bool:
     return cell.cell_type == "code" and any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
 
 
+def _sections(cells) -> list[dict]:
+    """The chapter cut at its ``## `` headings: each with its title, text, exercises and figures."""
+    out = [dict(title=None, text="", exercises=[], figures=[])]
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            text = _MARKERS.sub("", cell.source)
+            pieces = _HEADING.split(text)  # [before, title1, body1, title2, body2, ...]
+            out[-1]["text"] += pieces[0]
+            out[-1]["exercises"] += _EXERCISE.findall(pieces[0])
+            for title, body in zip(pieces[1::2], pieces[2::2]):
+                out.append(dict(title=title.strip(), text=body, exercises=_EXERCISE.findall(body), figures=[]))
+        elif _has_figure(cell):
+            out[-1]["figures"].append(cell)
+    return out
+
+
 def deck(nb):
     """A copy of the executed notebook ``nb`` cut down to a lecture deck, with ``slideshow`` metadata."""
     import nbformat
 
     out = nbformat.v4.new_notebook(metadata=copy.deepcopy(nb.metadata))
-    cells = nb.cells
 
     def add(cell, kind):
-        cell = copy.deepcopy(cell)
         cell.metadata["slideshow"] = {"slide_type": kind}
         out.cells.append(cell)
 
-    first = next((c for c in cells if c.cell_type == "markdown"), None)
+    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), None)
     if first is None:
         raise ValueError("the notebook has no markdown cell: there is no title for a deck")
-    add(nbformat.v4.new_markdown_cell(_MARKERS.sub("", first.source)), "slide")
-    for cell in cells:
-        if cell is first:
+    intro = _BADGE.sub("", _MARKERS.sub("", nb.cells[first].source)).strip()
+    title, _, rest = intro.partition("\n")
+    learn = re.search(r"\*\*You will learn to\*\*.*?(?=\n\n|\Z)", rest, re.S)
+    add(nbformat.v4.new_markdown_cell("\n\n".join(x for x in (title, _first_paragraph(rest), learn.group(0) if learn else "") if x)), "slide")
+    for sec in _sections(nb.cells[first + 1:]):
+        name = (sec["title"] or "").lower()
+        if sec["title"] is None or any(k in name for k in SKIP):
             continue
-        if cell.cell_type == "markdown":
-            text = _MARKERS.sub("", cell.source)
-            head = _HEADING.search(text)
-            if head and text.lstrip().startswith("##"):
-                title = head["title"]
-                if "discussion" in title.lower() or "questions" in title.lower():
-                    add(nbformat.v4.new_markdown_cell(text), "slide")
-                else:
-                    add(nbformat.v4.new_markdown_cell(f"## {title}\n\n{_first_paragraph(text)}"), "slide")
-            exercises = _EXERCISE.findall(text)
-            if exercises and not (head and "exercise" in head["title"].lower()):
-                add(nbformat.v4.new_markdown_cell("\n\n".join(e.split(". ")[0] if len(e) > 200 else e for e in exercises)), "fragment")
-            elif exercises:
-                add(nbformat.v4.new_markdown_cell("\n\n".join(e[:200] for e in exercises)), "slide")
-        elif _has_figure(cell):
+        if "discussion" in name:
+            body = sec["text"].strip()
+        elif sec["exercises"]:
+            body = "\n".join(f"* {e}" for e in sec["exercises"])
+        else:
+            body = _first_paragraph(sec["text"])
+        add(nbformat.v4.new_markdown_cell(f"## {sec['title']}\n\n{body}"), "slide")
+        for cell in sec["figures"]:
             fig = copy.deepcopy(cell)
             fig.outputs = [o for o in fig.outputs if "image/png" in o.get("data", {})]
             fig.source = ""

@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 #: a question's config line in a problem set: ``# name: q1_head_prehook``
 QUESTION = re.compile(r"^# # BEGIN QUESTION\s*\n# name:\s*(?P<name>\w+)", re.M)
-_MARK = re.compile(r"\*\*Exercise (?P<n>\d+)[a-z]? — .+?\*\* \((?P<stars>★[★☆]{2}) · (?P<minutes>\d+) min\)")
 
 
 #: The book's two strands on one tool, and the chapter that joins them (the instructor page draws this).
@@ -100,11 +99,6 @@ def problem_sets(root: Path | None = None) -> list[Path]:
 def questions(problem_set: Path) -> list[str]:
     """The question names of a problem set, in order (``q1_head_prehook``, …)."""
     return [m["name"] for m in QUESTION.finditer(Path(problem_set).read_text())]
-
-
-def exercise_marks(problem_set: Path) -> list[tuple[int, str, int]]:
-    """(exercise number, difficulty stars, minutes) of every exercise heading in a problem set."""
-    return [(int(m["n"]), m["stars"], int(m["minutes"])) for m in _MARK.finditer(Path(problem_set).read_text())]
 
 
 @dataclass(frozen=True)

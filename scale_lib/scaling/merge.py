@@ -110,10 +110,9 @@ def bridge(model: nn.Module, input_ids: torch.Tensor, *, layer: int, head: int, 
     c trains and ``W_O``'s columns w stay frozen (θ = c·w moves as −w wᵀ ∇θL: rank 1, along w only —
     chapter 04's P = γ²I + wwᵀ without the γ²I that w's own motion would add).
     """
-    import copy
-
     from scale_lib.core.arch import model_map
     from scale_lib.core.hooks import scaled
+    from scale_lib.scaling.causal import baked_damping
 
     mm = model_map(model)
     mm.check_layer(layer)
@@ -139,10 +138,7 @@ def bridge(model: nn.Module, input_ids: torch.Tensor, *, layer: int, head: int, 
             explicit = model(input_ids=input_ids).logits[:, -1]
         finally:
             handle.remove()
-        folded = copy.deepcopy(model)
-        fproj = model_map(folded).layers[layer].get_submodule(mm.layout.attn_out)
-        fproj.weight.mul_(gamma.to(fproj.weight.dtype)[None, :])
-        fold = folded(input_ids=input_ids).logits[:, -1]
+        fold = baked_damping(model, [(layer, head)], coefficient)(input_ids=input_ids).logits[:, -1]  # the same columns, folded in a copy
     w = proj.weight[:, cols].detach().double().flatten()
     velocity_map = -torch.outer(w, w)  # d θ / dt = −(wᵀ ∇θL) w for θ = c·w with w frozen
     return {

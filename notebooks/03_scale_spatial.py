@@ -308,6 +308,9 @@ ax.set(yscale="log", xlabel="one-head sweep: Δ spatial accuracy at × 1.5 minus
        title=f"ScAle vs one-at-a-time sweeps: Spearman ρ = {rho:.2f}")
 sl.save_figure(fig, NB, "sweep_agreement")
 plt.show()
+top_sweep = agreement.sort_values("sweep_direction", ascending=False).head(2)
+print("the two heads the sweep most wants amplified, and where seed 0's training left them:",
+      ", ".join(f"{r.site}: sweep {r.sweep_direction:+.3f}, coefficient {r.coefficient:.2f}" for r in top_sweep.itertuples()))
 
 # %% [markdown]
 # If ScAle simply followed the sweep, the points would rise from left to right: heads a sweep says
@@ -316,7 +319,11 @@ plt.show()
 # coefficients are trained *jointly*, and some sit near the bounds 0 or 2 — Adam's steps barely
 # depend on a gradient's size, so a coefficient with a tiny gradient can still drift far. Read the
 # map as "what this one training run settled on", not as importance. A sweep finds where to look;
-# training finds a combination.
+# training finds a combination. The line under the figure shows the sharpest case to look for: the
+# heads the sweep most wants amplified, and the coefficient training gave them. A coefficient below 1
+# there means training *damped* a head that helps when it is amplified alone — chapter 02 found
+# L0.H0 × 2 the best single gain — because, together with the others' changes, a smaller share of
+# that head served the corner answers better.
 
 # %%
 per_q = comparison.per_question().replace({"method": LABELS})
@@ -408,7 +415,7 @@ print(f"share of the accuracy tuning took away that ScAle gives back: {fresh.sca
 print("\nthe claims written down before training these testbeds, per testbed:")
 print(claims.replace({True: "holds", False: "FAILS"}).to_string())
 
-fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.3, 1.1, 1]})
+fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 4.4), gridspec_kw={"width_ratios": [1.3, 1.1, 1]})
 x = np.arange(len(study))
 labels = [str(s) for s in study.index]
 for key, name, colour, dx in (("frozen_spatial", "frozen", "grey", -0.2), ("scale_spatial", "ScAle", sl.PALETTE[0], 0.0), ("lora_r1_spatial", "LoRA r=1", sl.PALETTE[1], 0.2)):
@@ -418,7 +425,7 @@ for i, (_, r) in enumerate(study.iterrows()):
 ax1.scatter(x - 0.3, study.pretrained_spatial, color="k", marker="_", s=200, label="before tuning")
 ax1.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="corner-question accuracy", ylim=(0.35, 1.04),
         title="spatial accuracy per testbed")
-ax1.legend(loc="lower left", fontsize=9)
+ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, fontsize=8, frameon=False)
 ax2.axhline(0, color="k", lw=0.8)
 ax2.bar(x - 0.18, study.scale_gain, 0.36, color=sl.PALETTE[0], label="ScAle − frozen")
 ax2.bar(x + 0.18, study.lora_r1_gain, 0.36, color=sl.PALETTE[1], label="LoRA r=1 − frozen")
@@ -426,11 +433,11 @@ ax2.bar(x - 0.18, study.lost, 0.72, fill=False, edgecolor="k", ls="--", lw=1, la
 for i, r in enumerate(study.itertuples()):
     ax2.annotate(f"{r.fixed}/{r.broken}", (i - 0.18, max(r.scale_gain, 0)), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=7)
 ax2.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="Δ corner accuracy", title="gains (numbers: items ScAle fixed/broke)")
-ax2.legend(loc="upper right", fontsize=8)
+ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8, frameon=False)
 ax3.axhspan(-1, 1, color="lightgrey", alpha=0.5, label="± 1 point")
 ax3.bar(x, 100 * (study.scale_nonspatial - study.frozen_nonspatial), color=sl.PALETTE[0])
 ax3.set(xticks=x, xticklabels=labels, xlabel="testbed seed", ylabel="points", ylim=(-4, 4), title="non-spatial: ScAle − frozen")
-ax3.legend(loc="lower right", fontsize=9)
+ax3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, frameon=False)
 fig.tight_layout()
 sl.save_figure(fig, NB, "across_testbeds")
 plt.show()

@@ -43,7 +43,7 @@
 # **Before this chapter**: 02 (one-head sweeps), 03 (ScAle and its trainer), 06 (the real model).
 # **Time**: about 80 minutes to run in full mode on 2 CPU cores (eight seeds × five arms × a
 # validation grid per method; `notebook_seconds` in the metrics has the recorded run), 2 minutes in
-# fast mode; 40 minutes to read and do the one exercise.
+# fast mode; about 50 minutes to read and do, the two exercises 15 minutes of it.
 #
 # **Words used below.** An **arm** is one way of damaging the skill (section 3). The **share** a
 # method brings back is the fraction of the lost accuracy it recovers (section 5). A **positive
@@ -83,6 +83,7 @@ from tqdm.auto import tqdm
 import scale_lib as sl
 from scale_lib.book import claims as claims_lib
 from scale_lib.book import exercises as ex
+from scale_lib.book import solutions
 from scale_lib.models import testbed
 from scale_lib.scaling import causal
 from scale_lib.scaling import causal_study as cs
@@ -200,7 +201,7 @@ for ax, scope in zip(axes, causal.SCOPES):
     for r in study_rows:
         steps, acc = zip(*r["arms"][scope]["curve"])
         ax.plot(steps, acc, marker=".", lw=1, label=f"seed {r['seed']} (rate {r['arms'][scope]['lr']:g})")
-    ax.set(title=f"tuning only {' + '.join(causal.SCOPES[scope])} on non-spatial questions", xlabel="tuning steps (at the rate that reached the band)",
+    ax.set(title=f"tuning only {' + '.join(causal.SCOPES[scope])}\n(on non-spatial questions)", xlabel="tuning steps (at the rate that reached the band)",
            ylabel="corner accuracy (validation layouts)" if scope == "qk" else None, ylim=(0.2, 1.03))
     ax.legend(fontsize=7, ncol=2, loc="lower left")
 fig.tight_layout()
@@ -261,7 +262,7 @@ ARM_LABELS = {"recipe": "recipe\n(all attention tuned)", "qk": "q + k tuned\n(wh
               "damp_last": "3 heads × 0.25\nat the last token", "damp_all": "3 heads × 0.25\nat every position"}
 ax.set(xticks=range(len(ARM_ORDER)), xticklabels=[ARM_LABELS[a] for a in ARM_ORDER], xlim=(-0.6, len(ARM_ORDER) - 0.4),
        ylabel="share of the lost corner accuracy\nthat comes back", ylim=(-0.6, 1.4),
-       title="what each method brings back (dots: seeds; bars: ratio of sums with 95 % bootstrap interval over seeds)")
+       title="what each method brings back\n(small dots: seeds; large dots with error bars: ratio of sums and its 95 % bootstrap interval over seeds)")
 ax.legend(fontsize=8, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.22))
 fig.tight_layout()
 sl.save_figure(fig, NB, "recovery")
@@ -296,6 +297,34 @@ if sign:
 # 0.692<!--m:causal_share.vo.lora_last.share-->. The last-token logit scale — one temperature per head —
 # brings back little anywhere (0.063<!--m:causal_share.recipe.logit.share-->,
 # 0.077<!--m:causal_share.qk.logit.share-->, 0.170<!--m:causal_share.vo.logit.share-->).
+
+# %% [markdown]
+# **Exercise 2 — the ratio of sums by hand** (★☆☆ · 10 min). Every share above is a ratio of sums,
+# not a mean of the seeds' shares. The summary keeps, for each included seed, ScAle's share on the
+# queries + keys arm (`summary["causal_scale_recovery_qk"]`) and the damage that arm did
+# (`summary["causal_damage_qk"]`). Write `share_from_seeds(shares, losses)`, returning Σ gain / Σ loss
+# over seeds. Don't call `stats.ratio_of_sums`: the check could not tell a wrapper from your own code.
+# The check runs your function on cases with known answers, then on the chapter's seeds, and compares
+# the result with section 5's number. It then prints the plain mean of the shares. Before you run it,
+# decide which seeds pull the two numbers apart.
+#
+# <details><summary>Hint</summary> A seed's share is its gain divided by its loss, so its gain is its
+# share times its loss. Σ sᵢ lᵢ / Σ lᵢ is a mean of the shares weighted by the losses.</details>
+
+# %%
+def share_from_seeds(shares, losses):
+    return solutions.causal.share_from_seeds(shares, losses)  # SOLUTION
+
+
+ex.test_share_from_seeds(share_from_seeds)
+if summary.get("causal_share"):
+    qk_shares, qk_losses = summary["causal_scale_recovery_qk"], summary["causal_damage_qk"]
+    heavy = int(np.argmax(qk_losses))
+    ex.check("exercise 2", share_from_seeds(qk_shares, qk_losses), summary["causal_share"]["qk.scale"]["share"], tol=1e-9,
+             explanation=f"the plain mean of the {len(qk_shares)} shares is {np.mean(qk_shares):.3f}, the ratio of sums "
+             f"{summary['causal_share']['qk.scale']['share']:.3f}: seeds with more damage count more, and a seed with a high share "
+             f"and little damage (here the largest share, {max(qk_shares):.3f}, came with a loss of "
+             f"{qk_losses[int(np.argmax(qk_shares))]:.3f}; the heaviest seed lost {qk_losses[heavy]:.3f}) counts less")
 
 # %% [markdown]
 # ## 6 · The causal question: routing or content?

@@ -148,3 +148,12 @@ def test_norm_exercises(llama):
     with pytest.raises(AssertionError, match="decayed but should not be"):
         ex.test_iwd_groups(decay_everything, trainable)
     ex.test_iwd_groups(sol.norms.input_norm_decay_groups, trainable)
+
+
+def test_causal_exercise():
+    """Chapter 07's ratio of sums: the solution passes, the plain mean of the shares is named as the mistake."""
+    ex.test_share_from_seeds(sol.causal.share_from_seeds)
+    with pytest.raises(AssertionError, match="plain mean"):
+        ex.test_share_from_seeds(lambda shares, losses: sum(shares) / len(shares))
+    with pytest.raises(AssertionError, match="share_from_seeds"):
+        ex.test_share_from_seeds(lambda shares, losses: sum(s * l for s, l in zip(shares, losses)))

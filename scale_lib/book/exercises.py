@@ -18,7 +18,7 @@ import torch
 
 __all__ = ["check", "predict", "reveal", "student_mode", "STUDENT", "test_head_prehook", "test_kl_divergence", "test_diagonal_direction", "test_count_turns", "test_wilson_interval",
            "test_site_sweep", "test_bounded_scale", "test_cached_step", "test_theta_velocity", "test_balancedness", "test_fold_mlp_norm",
-           "test_iwd_groups", "test_cloze_choice", "test_fold_one_layer"]
+           "test_iwd_groups", "test_cloze_choice", "test_fold_one_layer", "test_share_from_seeds"]
 
 
 # The student edition (``make student``) turns this on in every notebook's first code cell: then
@@ -342,3 +342,19 @@ def test_iwd_groups(fn, model, weight_decay: float = 0.1) -> None:
     extra, missing = sorted(names[i] for i in got - want), sorted(names[i] for i in want - got)
     assert not extra and not missing, f"[iwd_groups] decayed but should not be: {extra[:4]}; should be decayed: {missing[:4]}"
     print(f"[iwd_groups] correct: {len(got)} tensors decay (matrices and Input-Norm γ), the final Output-Norm γ and the embeddings do not")
+
+
+# ------------------------------------------------------------------------------------------- chapter 07
+def test_share_from_seeds(fn) -> None:
+    """``fn(shares, losses) -> float``: Σ gain / Σ loss from each seed's share (gain / loss) and loss."""
+    from scale_lib.core.stats import ratio_of_sums
+
+    cases = (([0.5, 0.5], [0.2, 0.4]), ([1.0, 0.0], [0.1, 0.3]), ([0.2, 0.9, -0.1], [0.15, 0.35, 0.25]))
+    for shares, losses in cases:
+        want = ratio_of_sums([s * l for s, l in zip(shares, losses)], losses, n_boot=1)["share"]
+        got = float(_run("share_from_seeds", fn, list(shares), list(losses)))
+        if abs(got - sum(shares) / len(shares)) < 1e-9 and abs(got - want) > 1e-9:
+            raise AssertionError(f"[share_from_seeds] shares {shares}, losses {losses}: you returned the plain mean of the shares ({got:.4f}); "
+                                 f"the ratio of sums weighs each seed by its loss ({want:.4f})")
+        assert abs(got - want) < 1e-9, f"[share_from_seeds] shares {shares}, losses {losses}: expected {want:.4f}, got {got:.4f}"
+    print("[share_from_seeds] correct: the ratio of sums is the loss-weighted mean of the shares")

@@ -326,7 +326,7 @@ print(f"branch-specific γ vs shared γ, 3 branches, GD: {hg_gd_speedup:.2f}x")
 # the more an optimiser preconditions by itself, the less γ has left to do. Branch-specific γ (HG)
 # gives a further ≈ 1.4×<!--m:hg_gd_speedup--> for GD when three branches want different column scales. For Adam
 # the last panel shows no visible gain: the shared-γ (solid) and branch-γ (dashed) curves cross the
-# threshold within a few steps of each other (the legend and the table above give both step counts;
+# threshold at the same step in the full run (the legend and the table above give both step counts;
 # metrics records only the GD ratio, so this is a reading of one run, not a checked number). We report
 # these as measured.
 #

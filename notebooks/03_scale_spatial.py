@@ -790,7 +790,9 @@ metrics = dict(
         "routing": float(fresh.scale_gain.corr(fresh.restore_routing_spatial - fresh.frozen_spatial, method="spearman"))},
     notebook_seconds=time.perf_counter() - NOTEBOOK_START,
 )
-sl.save_metrics(NB, metrics, tolerances={"notebook_seconds": TIMING, "prefix_cache_speedup_512": TIMING})
+sl.save_metrics(NB, metrics, tolerances={"notebook_seconds": TIMING, "prefix_cache_speedup_512": TIMING,
+                                         "prefix_cache_max_grad_diff": (1e-5, 0.0, "float32 round-off between the plain and the cached path, "
+                                                                        "which sum in another order; the check below asserts at most 1e-5")})
 for name, value in metrics.items():
     print(f"{name:40} {value:.4g}" if isinstance(value, float) else f"{name:40} {value}")
 

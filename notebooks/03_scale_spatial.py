@@ -321,9 +321,9 @@ print("the two heads the sweep most wants amplified, and where seed 0's training
 # map as "what this one training run settled on", not as importance. A sweep finds where to look;
 # training finds a combination. The line under the figure shows the sharpest case to look for: the
 # heads the sweep most wants amplified, and the coefficient training gave them. A coefficient below 1
-# there means training *damped* a head that helps when it is amplified alone — chapter 02 found
-# L0.H0 × 2 the best single gain — because, together with the others' changes, a smaller share of
-# that head served the corner answers better.
+# there means training *damped* a head that helps when it is amplified alone (chapter 02 found
+# L0.H0 × 2 the best single gain): with every other coefficient moving at the same time, less of that
+# head lowered the training loss more.
 
 # %%
 per_q = comparison.per_question().replace({"method": LABELS})

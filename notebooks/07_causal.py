@@ -322,9 +322,9 @@ if summary.get("causal_share"):
     heavy = int(np.argmax(qk_losses))
     ex.check("exercise 2", share_from_seeds(qk_shares, qk_losses), summary["causal_share"]["qk.scale"]["share"], tol=1e-9,
              explanation=f"the plain mean of the {len(qk_shares)} shares is {np.mean(qk_shares):.3f}, the ratio of sums "
-             f"{summary['causal_share']['qk.scale']['share']:.3f}: seeds with more damage count more, and a seed with a high share "
-             f"and little damage (here the largest share, {max(qk_shares):.3f}, came with a loss of "
-             f"{qk_losses[int(np.argmax(qk_shares))]:.3f}; the heaviest seed lost {qk_losses[heavy]:.3f}) counts less")
+             f"{summary['causal_share']['qk.scale']['share']:.3f}: each seed weighs by its loss (the mean loss is {np.mean(qk_losses):.3f}; "
+             f"the largest share, {max(qk_shares):.3f}, came with a loss of {qk_losses[int(np.argmax(qk_shares))]:.3f}, and the "
+             f"heaviest seed, with a loss of {qk_losses[heavy]:.3f}, had a share of {qk_shares[heavy]:.3f})")
 
 # %% [markdown]
 # ## 6 · The causal question: routing or content?

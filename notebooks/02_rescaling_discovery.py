@@ -162,7 +162,8 @@ fig, axes = plt.subplots(2, 2, figsize=(11, 6), sharex=True, sharey=True)
 for col, group in enumerate(("spatial", "nonspatial")):
     for row, kind in enumerate(("attn", "mlp")):
         grid = blocks[(blocks.kind == kind) & (blocks.group == group)].pivot(index="layer", columns="scale", values="delta")
-        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.6, vmax=0.6, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 9},
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.6, vmax=0.6, annot=False if FAST else grid.round(2) + 0.0,  # + 0.0: no "-0.00"
+                    fmt=".2f", cbar=col == 1, annot_kws={"size": 9},
                     cbar_kws={"label": "Δ accuracy vs unscaled"})
         axes[row, col].set(title=f"{group}: {kind} output", xlabel="scale" if row else "", ylabel="layer")
 fig.suptitle("Δ accuracy when one block's output is scaled at the last token")
@@ -194,7 +195,8 @@ fig, axes = plt.subplots(2, 2, figsize=(12, 6.5), sharex=True, sharey=True)
 for col, group in enumerate(("spatial", "nonspatial")):
     for row, s in enumerate(head_scales):
         grid = heads[(heads.scale == s) & (heads.group == group)].pivot(index="layer", columns="head", values="delta")
-        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.4, vmax=0.4, annot=not FAST, fmt=".2f", cbar=col == 1, annot_kws={"size": 8},
+        sns.heatmap(grid, ax=axes[row, col], cmap="RdBu", center=0, vmin=-0.4, vmax=0.4, annot=False if FAST else grid.round(2) + 0.0,  # + 0.0: no "-0.00"
+                    fmt=".2f", cbar=col == 1, annot_kws={"size": 8},
                     cbar_kws={"label": "Δ accuracy vs unscaled"})
         axes[row, col].set(title=f"{group}: head × {s:g}", xlabel="head" if row else "", ylabel="layer")
 fig.suptitle("Δ accuracy when one head is scaled at the last token")

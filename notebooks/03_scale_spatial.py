@@ -73,7 +73,7 @@
 # fine-tuning; and judge a result by the spread over independently trained testbeds, not one run.
 # In the exercises you write the bounded coefficient and the cached step yourself.
 # **Prerequisites**: chapters 00–02; what LoRA is (below, and the [glossary](glossary.md)).
-# **Time**: ≈ 14 minutes to run in full mode on 2 CPU cores (the last full run's `notebook_seconds` in
+# **Time**: about 15 minutes to run in full mode on 2 CPU cores (the last full run's `notebook_seconds` in
 # its metrics), about two hours to read and do (the three exercises about 45 minutes of it), best in two sessions:
 #
 # **In two sessions.** A course can split the chapter: **03a**, one testbed up close — §§1–5 and 8–9
@@ -289,7 +289,8 @@ sl.save_figure(fig, NB, "coefficients")
 plt.show()
 
 # %% [markdown]
-# *What to see:* coefficients far from 1 (dark) are where this run moved; several sit at the bounds
+# *What to see:* coefficients far from 1 (dark) are where training moved them (on average over the
+# seeds: a coefficient that moved one way on one seed and the other way on another averages out); several sit at the bounds
 # 0 or 2 (saturated) — see the caveat after the next figure before reading them as importance.
 #
 # **Does ScAle turn the heads notebook 02 would have picked?** For each head, notebook 02's kind of
@@ -343,8 +344,8 @@ plt.show()
 # %% [markdown]
 # **Reading the table and the bars.** The corner question is where the methods differ; the two
 # non-spatial questions stay near perfect for every method, since every method also saw them. Full
-# fine-tuning brings the corner question back entirely (1.00<!--m:full_ft_spatial_acc-->), and LoRA r=4 and
-# (IA)³ almost entirely (their bars; the table has their accuracies); LoRA r=1 at the
+# fine-tuning brings the corner question back entirely (1.00<!--m:full_ft_spatial_acc-->), LoRA r=4
+# as well (1.00<!--m:lora_r4_spatial_acc-->) and (IA)³ almost (0.992<!--m:ia3_spatial_acc-->); LoRA r=1 at the
 # book's learning rate gets most of the way, from 0.676<!--m:frozen_spatial_acc--> to 0.908<!--m:lora_r1_spatial_acc-->;
 # ScAle, with 36 numbers, reaches 0.772<!--m:scale_spatial_acc--> (mean of its seeds), 41 %<!--m:scale_fraction_of_lora_r1_gain--> of LoRA
 # r=1's gain — a real gain on this testbed (its fixed items far outnumber the broken
@@ -375,11 +376,10 @@ plt.show()
 # So the book ships seven testbeds made with the same recipe (`python -m scale_lib.models.testbed --seed N`
 # remakes any of them): seed 0 (the one above) and seeds 1–6, made after the recipe was fixed and
 # **never used to choose anything**. (Even seed 0 is a new draw: the recipe was chosen on an earlier
-# run of it on another machine, where the corner question stood at 0.81<!--x--> after tuning and ScAle
-# recovered 74 %<!--x--> of LoRA r=1's gain; `scale_lib.models.testbed` explains why a regenerated testbed differs.
-# The seed-0 testbed the book ships, and section 4 measured, gives 41 %<!--m:scale_fraction_of_lora_r1_gain-->:
-# the 74 %<!--x--> belongs to a model that no longer exists, and is quoted below only as the number the
-# recipe was chosen by.)
+# run of it, where ScAle recovered 74 %<!--x--> of LoRA r=1's gain — [chapter 01, section 5](01_spatial_benchmark.ipynb)
+# tells that story once, with why a re-run seed is another model. The seed-0 testbed the book ships,
+# and section 4 measured, gives 41 %<!--m:scale_fraction_of_lora_r1_gain-->; the 74 %<!--x--> is quoted
+# below only as the number the recipe was chosen by.)
 # On each fresh testbed, `scale_lib.scaling.latent.study_testbed` runs this chapter's comparison — frozen,
 # ScAle, LoRA r=1, the same data sizes, steps and learning rates — and reports ScAle's share of
 # LoRA's gain with a 95 % paired-bootstrap interval over test items, and, because LoRA's own

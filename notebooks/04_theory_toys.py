@@ -505,7 +505,8 @@ sl.explorer(draw_or, save=(NB, "magnitude_direction"), d=widgets.IntSlider(value
 #   a real model: ScAle amplifies behaviour the model already has.
 #
 # The cell measures all of this on a tiny Llama, at its first and its last layer. The claim, with
-# its thresholds, was committed before it ran: `claims/04_theory_toys_bridge.md`.
+# its thresholds, was committed before it ran: `claims/04_theory_toys.md` (first committed as
+# `claims/04_theory_toys_bridge.md`).
 
 # %%
 from scale_lib.scaling.merge import bridge  # noqa: E402
@@ -665,7 +666,7 @@ tolerances = {  # round-off-sized errors: any value below 1e-9 is zero at float6
         "fold_max_abs_diff", "preconditioner_max_rel_err", "closed_form_max_abs_err", "dp_velocity_max_abs_err", "or_preconditioner_max_abs_err",
         "stable_lr_prediction_max_err")},
     "conservation_max_drift": (1e-6, 0, "float64 round-off accumulated over the integration: asserted below 1e-6"),
-    "bridge": (1e-4, 0.01, "float32 round-off of identities, and one float32 forward difference (claims/04_theory_toys_bridge.md: the claims are thresholds, not digits)"),
+    "bridge": (1e-4, 0.01, "float32 round-off of identities, and one float32 forward difference (claims/04_theory_toys.md: the claims are thresholds, not digits)"),
     "notebook_seconds": TIMING,
 }
 sl.save_metrics(NB, metrics, tolerances=tolerances)
@@ -675,7 +676,7 @@ assert fold_err < 1e-12 and precond_err < 1e-12 and dp_err < 1e-10 and or_err < 
 assert closed_form_err < 1e-8, "the closed form must match the simulated flow"
 assert conservation_drift < 1e-6, "balancedness must be conserved (up to RK4 error)"
 assert prediction_err < 1e-6, "measured stable learning rates must match 2 / sharpness"
-last = bridge_model.config.num_hidden_layers - 1  # claims/04_theory_toys_bridge.md, committed before the run
+last = bridge_model.config.num_hidden_layers - 1  # claims/04_theory_toys.md, committed before the run
 assert all(BRIDGE[l]["hook_vs_gamma"] < 1e-6 for l in BRIDGE), "a ScAle head coefficient must equal a last-token γ on o_proj's input"
 assert all(BRIDGE[l]["folded_vs_all_positions"] < 1e-4 for l in BRIDGE), "the γ folded into W_O must equal the hook at every position"
 assert BRIDGE[0]["folded_vs_last_token"] > 1e-3, "at layer 0 the fold must differ from the last-token adapter (else revise §7's prose)"

@@ -42,7 +42,7 @@
 # **You will learn to** count and classify a model's γ; run paired pre-training experiments and read
 # a paired difference with its interval; fold γ away and see that training, not the function,
 # changes; set up weight decay by norm role — and write a fold and the IWD parameter groups
-# yourself. **Prerequisites**: chapters 00 and 04; AdamW. **Time**: about 13 minutes to run in full
+# yourself. **Prerequisites**: chapters 00 and 04; AdamW. **Time**: about 16 minutes to run in full
 # mode on 2 CPU cores (the recorded run; `notebook_seconds` in its metrics), about 1½ hours to read and
 # do (the exercises about 50 minutes of it). Acronyms (HG, DP, DNP, OR, ER, IWD) are expanded in the
 # [glossary](glossary.md) and in section 6.

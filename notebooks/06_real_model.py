@@ -355,8 +355,8 @@ plt.show()
 # probe and the LoRAs — ScAle starts at exactly 1, the biases at 0), learning rates are chosen on the
 # validation split, tests on the test split.
 #
-# **The frozen model and seven methods** (eight bars per level in the figure below, whose title
-# counts the frozen model among its "eight methods"), all on the frozen weights, scored on one encoded test set
+# **The frozen model and seven methods** (eight bars per level in the figure below), all on the
+# frozen weights, scored on one encoded test set
 # (its prefix cache serves every last-token method; all-position LoRA, which changes every position,
 # runs the full prompt):
 #

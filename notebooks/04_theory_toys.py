@@ -281,7 +281,7 @@ sl.explorer(
 # %%
 STEPS = sl.pick(2000, 300)
 GRIDS = {"gd": [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0], "adam": [0.003, 0.01, 0.03, 0.1, 0.3]}
-rows, curves = [], {}
+rows, curves, steps_to = [], {}, {}
 GAMMA_NAMES = {"none": "no γ", "shared": "shared γ", "branch": "branch γ (HG)"}
 for branches in (1, 3):
     data = toys.make_prenorm_regression(branches=branches, condition=30)
@@ -289,6 +289,7 @@ for branches in (1, 3):
         for mode in ("none", "shared", "branch") if branches > 1 else ("none", "shared"):
             best_lr, steps_needed, _ = toys.best_learning_rate(data, grid, gamma=mode, optimizer=opt, steps=STEPS)
             curves[(branches, opt, mode)] = toys.train_prenorm_regression(data, gamma=mode, optimizer=opt, lr=best_lr, steps=STEPS)
+            steps_to[(branches, opt, mode)] = steps_needed
             rows.append(dict(branches=branches, optimizer=opt, gamma=GAMMA_NAMES[mode], best_lr=best_lr, steps=steps_needed))
 import pandas as pd  # noqa: E402
 
@@ -300,7 +301,7 @@ fig, axes = plt.subplots(1, 4, figsize=(16, 3.4), sharey=True)
 for ax, (branches, opt) in zip(axes, [(1, "gd"), (1, "adam"), (3, "gd"), (3, "adam")]):
     for (b, o, mode), loss in curves.items():
         if (b, o) == (branches, opt):  # dashed branch γ: where it lies on the shared-γ curve, both stay visible
-            needed = results.query("branches == @b and optimizer == @o").set_index("gamma").steps[GAMMA_NAMES[mode]]
+            needed = steps_to[(b, o, mode)]
             ax.semilogy(loss / loss[0], ls="--" if mode == "branch" else "-", lw=1.6 if mode == "branch" else 1.2,
                         label=f"{GAMMA_NAMES[mode]}: {needed} steps" if needed < STEPS else f"{GAMMA_NAMES[mode]}: not in {STEPS} steps")
     ax.axhline(1e-3, color="grey", lw=0.8, ls="--", label="0.1 % of the initial loss (steps are counted to here)")

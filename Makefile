@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	touch $@
 
 test: $(STAMP)
-	SCALE_LIB_FAST=1 $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 tests notebooks
+	SCALE_LIB_FAST=1 $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 --durations=40 tests notebooks
 
 book: $(STAMP)
 	SCALE_LIB_FAST=0 $(BIN)/python -m scale_lib.book.run_book
@@ -65,7 +65,7 @@ slides: $(STAMP)
 # the site and live JupyterLab in headless Chromium (Debian's package; installed here when missing and root)
 browser-test: $(STAMP)
 	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
-	SCALE_LIB_FAST=1 $(BIN)/python -m pytest -m browser tests/browser
+	SCALE_LIB_FAST=1 $(BIN)/python -m pytest -m browser --durations=30 tests/browser
 
 fast-book: $(STAMP)
 	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.book.run_book

@@ -36,14 +36,15 @@ book: $(STAMP)
 
 # What .ci/run executes after `make test`: the full-mode book except its four longest chapters (03, 05,
 # 06 and 07: ~9, ~9, ~36 and ~60 of the book's ~120 minutes), which run in fast mode so the site still has
-# every chapter. Their full-mode claims are checked by `make book`. This keeps .ci/run (tests + this + browser
+# every chapter (--reuse: the fast-mode copies `make test` just executed, when .ci/run set SCALE_LIB_KEEP_EXECUTED=1,
+# are not run twice). Their full-mode claims are checked by `make book`. This keeps .ci/run (tests + this + browser
 # tests) near 35 minutes on 2 cores, under the 45-minute budget; the whole book would take it past 70.
 CI_FULL ?= 00 01 02 04
 CI_FAST ?= 03 05 06 07
 ci-book: $(STAMP)
 	SCALE_LIB_FAST=0 $(BIN)/python -m scale_lib.book.run_book $(CI_FULL)
 	$(MAKE) verify VERIFY="$(CI_FULL)"
-	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.book.run_book $(CI_FAST)
+	SCALE_LIB_FAST=1 $(BIN)/python -m scale_lib.book.run_book --reuse $(CI_FAST)
 	$(BIN)/python -m scale_lib.book.site
 
 # After a full run of the chapters in $(VERIFY): their fresh metrics against the committed ones (equal, or

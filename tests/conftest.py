@@ -32,6 +32,35 @@ def tiny_models():
 
     return get
 
+# ---------------------------------------------------------------------------------------------- nbmake's executed copies
+# With SCALE_LIB_KEEP_EXECUTED=1 (set by .ci/run), every notebook nbmake runs without error is also written,
+# with its outputs, to build/notebooks/ (what `python -m scale_lib.book.run_book` writes), so that `make ci-book`
+# can reuse the fast-mode chapters instead of running them a second time (run_book --reuse checks that the copy
+# ran in fast mode from exactly the cells the notebook holds now). The committed notebooks are never written.
+if os.environ.get("SCALE_LIB_KEEP_EXECUTED") == "1":
+    import time as _time
+
+    try:
+        import nbmake.pytest_items as _nbmake_items
+    except ImportError:  # nbmake not installed: nothing to keep
+        _nbmake_items = None
+    if _nbmake_items is not None:
+        _NotebookRun = _nbmake_items.NotebookRun
+
+        class _KeepingNotebookRun(_NotebookRun):
+            def execute(self):
+                from scale_lib.book.env import is_fast
+                from scale_lib.book.run_book import keep_executed
+
+                start = _time.perf_counter()
+                res = super().execute()
+                if res.error is None:
+                    keep_executed(res.nb, self.filename, "fast" if is_fast() else "full", _time.perf_counter() - start, by="nbmake")
+                return res
+
+        _nbmake_items.NotebookRun = _KeepingNotebookRun
+
+
 # ---------------------------------------------------------------------------------------------- browser tests
 # tests/browser/: the rendered site and live JupyterLab in headless Chromium (Debian's package).
 # Run with `make browser-test` (pytest -m browser tests/browser). Skipped, with a message saying how to

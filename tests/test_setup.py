@@ -148,3 +148,27 @@ def test_the_colab_cell_can_be_rerun_and_installs_the_tested_versions(src, tmp_p
     pins = (tmp_path / "c.txt").read_text()
     assert "transformers==" in pins and "torch==" not in pins
     assert sys.path.count(str(home)) == 1
+
+
+def test_run_book_reuses_an_executed_copy_only_of_the_same_cells_in_the_same_mode(tmp_path):
+    """.ci/run's ci-book reuses the fast-mode chapters make test's nbmake executed (run_book --reuse):
+    a copy from other cells, or from the other mode, must run again."""
+    from scale_lib.book.run_book import cells_sha, keep_executed, reusable
+
+    src = tmp_path / "src"
+    src.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(nb, src / "99_t.ipynb")
+    out = tmp_path / "out"
+    assert reusable(src / "99_t.ipynb", "fast", out) is None  # nothing executed yet
+    executed = nbformat.read(src / "99_t.ipynb", as_version=4)
+    executed.cells[1].outputs = [nbformat.v4.new_output("stream", text="ran\n")]
+    keep_executed(executed, src / "99_t.ipynb", "fast", 12.34, by="nbmake", out_dir=out)
+    assert reusable(src / "99_t.ipynb", "fast", out) == 12.3
+    assert reusable(src / "99_t.ipynb", "full", out) is None  # the other mode
+    assert nbformat.read(out / "99_t.ipynb", as_version=4).metadata["scale_lib"]["cells_sha"] == cells_sha(nb)
+    nb.cells[1].source = "x = 2"  # the chapter changed since it was executed
+    nbformat.write(nb, src / "99_t.ipynb")
+    assert reusable(src / "99_t.ipynb", "fast", out) is None
+    assert executed.cells[1].outputs and not nb.cells[1].get("outputs")  # outputs do not enter the digest
+    assert cells_sha(executed) != cells_sha(nb)

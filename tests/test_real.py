@@ -69,9 +69,10 @@ def test_scaling_and_prefix_cache_on_real_weights(smol):
     adapter = ScAle(model, ScAleConfig(layers=[0, 15, 29]))
     with torch.no_grad():
         adapter.head_theta.normal_(generator=torch.Generator().manual_seed(0))
-    diffs = cache_check(adapter, dict(batch), torch.tensor([5, 7]))
-    # 30 layers of float32 at d = 576: the paths agree to rounding (measured: 1.7e-4 of the gradient's size) ...
-    assert diffs["max_logit_diff"] < 1e-4 and diffs["max_grad_diff"] < 1e-3 * max(1.0, diffs["grad_scale"]), diffs
+    for attention in ("model", "merged"):
+        diffs = cache_check(adapter, dict(batch), torch.tensor([5, 7]), attention=attention)
+        # 30 layers of float32 at d = 576: the paths agree to rounding (measured: 1.7e-4 of the gradient's size) ...
+        assert diffs["max_logit_diff"] < 1e-4 and diffs["max_grad_diff"] < 1e-3 * max(1.0, diffs["grad_scale"]), (attention, diffs)
     assert sl.count_hooks(model) == 0
     # ... and in float64 they agree exactly up to double rounding: the difference is rounding, not a bug
     import copy

@@ -96,8 +96,9 @@ def test_save_load_round_trip_and_mismatch(tmp_path):
     torch.testing.assert_close(ScAle.load(old, sl.tiny_model("llama")).coefficients()["heads"], adapter.coefficients()["heads"])
 
 
+@pytest.mark.parametrize("attention", ["model", "merged"])
 @pytest.mark.parametrize("arch", ["llama", "llava", "qwen3"])
-def test_prefix_cached_path_equals_full_path(arch):
+def test_prefix_cached_path_equals_full_path(arch, attention):
     model = sl.tiny_model(arch)
     b = batch_for(model, arch, padding="left")
     adapter = ScAle(model)
@@ -114,11 +115,30 @@ def test_prefix_cached_path_equals_full_path(arch):
     for _epoch in range(2):  # the same cache serves every epoch
         adapter.zero_grad()
         with adapter.applied():
-            step = last_token_logits(model, cache, b["input_ids"], b["attention_mask"])
+            step = last_token_logits(model, cache, b["input_ids"], b["attention_mask"], attention=attention)
         torch.nn.functional.cross_entropy(step, target).backward()
         assert (step - full).abs().max() <= 1e-5
+        assert cache.get_seq_length() == b["input_ids"].shape[1] - 1  # the prefix, never grown
         for g_full, p in zip(grads_full, adapter.parameters()):
             assert (g_full - p.grad).abs().max() <= 1e-5
+
+
+def test_merged_attention_names_what_it_cannot_replace_and_restores_the_model():
+    llama = sl.tiny_model("llama")
+    b = sl.tiny_batch(llama, padding="left")
+    cache = prefix_cache(llama, b)
+    with pytest.raises(ValueError, match="'model'.*'merged'"):
+        last_token_logits(llama, cache, b["input_ids"], b["attention_mask"], attention="flash")
+    mistral = sl.tiny_model("mistral")  # sliding-window layers keep their own cache layout
+    b = sl.tiny_batch(mistral, padding="left")
+    with pytest.raises(ValueError, match="DynamicSlidingWindowLayer.*attention='model'"):
+        last_token_logits(mistral, prefix_cache(mistral, b), b["input_ids"], b["attention_mask"], attention="merged")
+    falcon = sl.tiny_model("falcon")  # reshapes the cached keys itself
+    b = sl.tiny_batch(falcon, padding="left")
+    with pytest.raises(ValueError, match="falcon: .*attention='model'"):
+        last_token_logits(falcon, prefix_cache(falcon, b), b["input_ids"], b["attention_mask"], attention="merged")
+    assert falcon.config._attn_implementation == "sdpa"  # restored after the error
+    assert sl.count_hooks(falcon) == 0
 
 
 def test_prefix_cache_refuses_bidirectional_models_and_right_padding():

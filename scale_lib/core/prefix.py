@@ -16,7 +16,7 @@ from scale_lib.core.arch import model_map
 from scale_lib.core.batch import is_batch
 from scale_lib.core.hooks import active_scalings
 
-__all__ = ["extra_inputs", "mrope_positions", "prefix_cache", "last_token_logits", "select_rows", "n_rows"]
+__all__ = ["extra_inputs", "mrope_positions", "prefix_cache", "last_token_logits", "merged_attention", "select_rows", "n_rows"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,14 +93,28 @@ def prefix_cache(model: nn.Module, inputs: Mapping | torch.Tensor, attention_mas
     return cache
 
 
-def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, reuse: bool = True) -> torch.Tensor:
+def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, reuse: bool = True,
+                      attention: str = "model") -> torch.Tensor:
     """Logits at the last position, computing only that position on top of ``cache``.
 
     Call it inside ``adapter.applied()`` (or with the adapter attached) to get adapted logits with
     gradients to the coefficients. With ``reuse=True`` the same prefix cache serves every step and
     epoch: a step appends the last token's keys and values, and the cache is cropped back right
     after (the step's graph holds its own concatenated tensors, so backward is unaffected).
+
+    ``attention="merged"`` (decoder LLMs whose attention passes the cache's keys straight to the
+    attention function, e.g. Llama, SmolLM2, Qwen2, Mistral): the last token attends to the constant
+    prefix and to itself separately, merged in one softmax (:func:`merged_attention`), so a step
+    neither concatenates the prefix's keys and values with the new ones nor computes their
+    gradients, which nothing trains. Equal to ``"model"`` to float rounding (the tests require
+    ≤ 1e-5 on tiny models); the book's chapters use ``"model"``, the default, and
+    ``benchmarks/bench_real.py`` times both.
     """
+    if attention == "merged":
+        return _merged_last_token_logits(model, cache, input_ids, attention_mask)
+    if attention != "model":
+        raise ValueError(f"attention={attention!r}; valid choices are 'model' (the model's own attention on the "
+                         "concatenated cache) and 'merged' (prefix and last token attended separately, one softmax)")
     layers = getattr(cache, "layers", None)
     can_crop = reuse and hasattr(cache, "crop") and layers is not None and all(hasattr(x, "keys") for x in layers)
     past = cache if (can_crop or not reuse) else copy.deepcopy(cache)
@@ -114,6 +128,121 @@ def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attentio
             cache.crop(prefix_len - cache.get_seq_length())  # transformers 5: a negative count removes tokens
             for layer in layers:  # the cropped prefix is a slice of this step's concatenation: cut it from the graph
                 layer.keys, layer.values = layer.keys.detach(), layer.values.detach()
+    return out.logits[:, -1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The merged last-token attention: the prefix's keys and values stay constants of the step
+class _PrefixAndNew:
+    """What a merged cache layer returns instead of the concatenated keys (or values): the cached
+    prefix ``[batch, kv_heads, T, d]`` (no gradient) and this step's new position ``[batch, kv_heads, 1, d]``."""
+
+    __slots__ = ("prefix", "new")
+
+    def __init__(self, prefix: torch.Tensor, new: torch.Tensor):
+        self.prefix, self.new = prefix, new
+
+
+_MERGED = "scale_lib_merged"  # the attention implementation's registered name
+
+
+def merged_attention(module, query, key, value, attention_mask, scaling: float, dropout: float = 0.0, **kwargs):
+    """Attention of one query position over a constant prefix and its own new key, in one softmax.
+
+    ``key``/``value`` are :class:`_PrefixAndNew` (from a merged cache); anything else goes to the model's
+    usual SDPA attention. Scores over the prefix are ``q Kᵀ`` with the prefix keys as constants (the
+    backward computes no prefix-key gradient), the new position's score is ``q·k``; one softmax over
+    both, then ``p_prefix V + p_new v``. Grouped-query heads share their key/value head without copies.
+    """
+    if not isinstance(key, _PrefixAndNew):
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+    if query.shape[2] != 1:
+        raise ValueError(f"merged attention computes one query position (the last token); got {query.shape[2]}")
+    kp, kn, vp, vn = key.prefix, key.new, value.prefix, value.new
+    b, heads, _, d = query.shape
+    kv = kp.shape[1]
+    q = query.reshape(b, kv, heads // kv, d)  # [b, kv, group, d]: a group's heads share one key/value head
+    scores = torch.cat([q @ kp.transpose(-1, -2), (q * kn).sum(-1, keepdim=True)], dim=-1) * scaling  # [b, kv, group, T+1]
+    if attention_mask is not None:  # [b, 1, 1, T+1] from the model's mask function: True (or 0.0) where a key is attended
+        mask = attention_mask[:, :, -1:, -scores.shape[-1]:]
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    p = torch.softmax(scores.float(), dim=-1).to(query.dtype)
+    t = kp.shape[2]
+    out = p[..., :t] @ vp + p[..., t:] * vn  # [b, kv, group, d]
+    return out.reshape(b, heads, 1, d).transpose(1, 2), None
+
+
+def _merged_layer(layer):
+    """A view of a cached layer whose ``update`` returns the prefix and the new position apart (it never grows)."""
+    from transformers.cache_utils import DynamicLayer
+
+    if type(layer) is not DynamicLayer:
+        raise ValueError(f"merged attention needs a plain DynamicCache (full attention in every layer); this cache has a "
+                         f"{type(layer).__name__} layer: use attention='model'")
+
+    class _MergedLayer(DynamicLayer):
+        def update(self, key_states, value_states, *args, **kwargs):
+            return _PrefixAndNew(self.keys, key_states), _PrefixAndNew(self.values, value_states)
+
+    view = object.__new__(_MergedLayer)
+    view.__dict__.update(layer.__dict__)
+    return view
+
+
+def _register_merged() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+    AttentionInterface.register(_MERGED, merged_attention)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(_MERGED, sdpa_mask)
+
+
+def _configs(model: nn.Module):
+    seen = {}
+    for m in model.modules():
+        cfg = getattr(m, "config", None)
+        if cfg is not None and id(cfg) not in seen:
+            seen[id(cfg)] = cfg
+            for name in getattr(cfg, "sub_configs", {}) or {}:
+                sub = getattr(cfg, name, None)
+                if sub is not None and id(sub) not in seen:
+                    seen[id(sub)] = sub
+    return list(seen.values())
+
+
+def _merged_last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    import copy as _copy
+
+    layers = getattr(cache, "layers", None)
+    if layers is None:
+        raise ValueError("merged attention needs a transformers Cache with layers (from prefix_cache); use attention='model'")
+    configs = [c for c in _configs(model) if getattr(c, "_attn_implementation", None) is not None]
+    wrong = sorted({c._attn_implementation for c in configs} - {"sdpa", "eager", _MERGED})
+    if wrong:
+        raise ValueError(f"merged attention replaces sdpa or eager attention; this model uses {wrong}: use attention='model'")
+    _register_merged()
+    view = _copy.copy(cache)
+    view.layers = [_merged_layer(layer) for layer in layers]
+    positions = getattr(cache, "scale_lib_last_positions", None)
+    extra = {} if positions is None else {"position_ids": positions}
+    before = [(c, c._attn_implementation) for c in configs]
+    try:
+        for c, _ in before:
+            c._attn_implementation = _MERGED
+        out = model(input_ids=input_ids[:, -1:], attention_mask=attention_mask, past_key_values=view, use_cache=True, **extra)
+    except (AttributeError, TypeError) as err:
+        if "_PrefixAndNew" not in str(err):
+            raise
+        kind = getattr(getattr(model, "config", None), "model_type", type(model).__name__)
+        raise ValueError(f"{kind}: its attention reshapes the cached keys itself before the attention function, so merged "
+                         f"attention cannot stand in for it ({err}); use attention='model'") from None
+    finally:
+        for c, impl in before:
+            c._attn_implementation = impl
+    if cache.get_seq_length() != view.get_seq_length():
+        raise RuntimeError("the prefix cache changed during a merged step")
     return out.logits[:, -1]
 
 

@@ -273,11 +273,11 @@ class ScAle(nn.Module):
         return load_adapter(cls, directory, model, layout=layout)
 
 
-def scale_step(adapter: ScAle, inputs: dict, labels: torch.Tensor, cache=None, *, reuse: bool = True) -> torch.Tensor:
+def scale_step(adapter: ScAle, inputs: dict, labels: torch.Tensor, cache=None, *, reuse: bool = True, attention: str = "model") -> torch.Tensor:
     """One loss + backward to the adapter's coefficients (no optimiser step); returns the detached logits.
 
     ``cache=None``: the plain full-sequence path; otherwise the last token on top of ``cache``
-    (see :func:`last_token_logits` for ``reuse``). What :func:`cache_check`,
+    (see :func:`last_token_logits` for ``reuse`` and ``attention``). What :func:`cache_check`,
     :func:`cached_step_speedup` and ``benchmarks/bench_prefix_cache.py`` time and compare.
     """
     adapter.zero_grad(set_to_none=True)
@@ -285,22 +285,23 @@ def scale_step(adapter: ScAle, inputs: dict, labels: torch.Tensor, cache=None, *
         if cache is None:
             logits = adapter.model(**inputs).logits[:, -1]
         else:
-            logits = last_token_logits(adapter.model, cache, inputs["input_ids"], inputs["attention_mask"], reuse=reuse)
+            logits = last_token_logits(adapter.model, cache, inputs["input_ids"], inputs["attention_mask"], reuse=reuse, attention=attention)
     torch.nn.functional.cross_entropy(logits, labels).backward()
     return logits.detach()
 
 
-def cache_check(adapter: ScAle, inputs: dict, labels: torch.Tensor) -> dict[str, float]:
+def cache_check(adapter: ScAle, inputs: dict, labels: torch.Tensor, *, attention: str = "model") -> dict[str, float]:
     """Largest absolute differences of logits and of θ-gradients: prefix-cached path vs plain path,
     and ``grad_scale``, the largest ``|gradient|`` (to judge the difference against: float32 rounding
     grows with depth and width, so on a 30-layer model compare relative to it).
 
     Both paths should agree to float precision (the tests require ≤ 1e-5 on tiny models); the
-    adapter's coefficients are left as they are and its gradients cleared.
+    adapter's coefficients are left as they are and its gradients cleared. ``attention``: the cached
+    path's attention (see :func:`last_token_logits`).
     """
     plain = scale_step(adapter, inputs, labels)
     g_plain = [p.grad.clone() for p in adapter.parameters()]
-    cached = scale_step(adapter, inputs, labels, prefix_cache(adapter.model, inputs, causal=adapter.map.causal))
+    cached = scale_step(adapter, inputs, labels, prefix_cache(adapter.model, inputs, causal=adapter.map.causal), attention=attention)
     grad = max(float((a - p.grad).abs().max()) for a, p in zip(g_plain, adapter.parameters()))
     scale = max(float(a.abs().max()) for a in g_plain)
     adapter.zero_grad(set_to_none=True)

@@ -37,8 +37,9 @@ book: $(STAMP)
 # What .ci/run executes after `make test`: the full-mode book except its four longest chapters (03, 05,
 # 06 and 07: ~9, ~9, ~36 and ~60 of the book's ~120 minutes), which run in fast mode so the site still has
 # every chapter (--reuse: the fast-mode copies `make test` just executed, when .ci/run set SCALE_LIB_KEEP_EXECUTED=1,
-# are not run twice). Their full-mode claims are checked by `make book`. This keeps .ci/run (tests + this + browser
-# tests) near 35 minutes on 2 cores, under the 45-minute budget; the whole book would take it past 70.
+# are not run twice). Their full-mode claims are checked by `make book`. .ci/run (tests + this + browser tests)
+# took 45 minutes on 2026-12-02's 2 cores and 26 on 2026-12-03's (1.8x faster), before the reuse saved 4 of them; the
+# whole book would take it past 70.
 CI_FULL ?= 00 01 02 04
 CI_FAST ?= 03 05 06 07
 ci-book: $(STAMP)

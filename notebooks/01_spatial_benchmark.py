@@ -100,7 +100,8 @@ print("fast mode" if FAST else "full mode")
 # animal is a distinct icon. Right: the TQA prompt, which the VTQA modality adds to the image.
 # Two things that look odd are as intended: in the 64-px maps the upper half of each icon is left
 # blank for the place's name (as SpatialEval draws them), so an icon looks cut in half beside its full
-# 8-px version; and neighbouring grid cells that hold the same animal run together into one block.
+# 8-px version. The thin grey lines between cells are drawn on this figure only, so that neighbouring
+# cells holding the same animal do not run together; the images the models see have no lines.
 
 # %%
 items = spatial.generate_benchmark(sl.pick(500, 40), split="test", seed=0)

@@ -87,6 +87,7 @@ import scale_lib as sl
 from scale_lib.book import claims as claims_lib
 from scale_lib.book import exercises as ex
 from scale_lib.book import solutions
+from scale_lib.book.verify import TIMING
 from scale_lib.core.stats import wilson
 from scale_lib.data.cloze import Reworded, encode_cloze, letter_vs_cloze, lettered, level_table, partial_levels
 from scale_lib.data.spatial import graded
@@ -1023,7 +1024,9 @@ metrics = {
     "real_claims_held": {c: bool(v) for c, v in verdicts.items()},
     "notebook_seconds": time.perf_counter() - NOTEBOOK_START,
 }
-print(sl.save_metrics(NB, metrics))
+# the two wall-clock numbers carry the book's timing tolerance (scale_lib.book.verify.TIMING); every other number must
+# come out equal. (Declared after the 2026-12-03 run, which measured 1808 s and 62.7x against the committed 2184 s and 51.3x.)
+print(sl.save_metrics(NB, metrics, tolerances={"notebook_seconds": TIMING, "real_prefix_cache_speedup_512": TIMING}))
 print(f"chapter ran in {metrics['notebook_seconds']:.0f} s")
 
 # %% [markdown]

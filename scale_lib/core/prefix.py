@@ -102,13 +102,15 @@ def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attentio
     epoch: a step appends the last token's keys and values, and the cache is cropped back right
     after (the step's graph holds its own concatenated tensors, so backward is unaffected).
 
-    ``attention="merged"`` (decoder LLMs whose attention passes the cache's keys straight to the
-    attention function, e.g. Llama, SmolLM2, Qwen2, Mistral): the last token attends to the constant
-    prefix and to itself separately, merged in one softmax (:func:`merged_attention`), so a step
-    neither concatenates the prefix's keys and values with the new ones nor computes their
-    gradients, which nothing trains. Equal to ``"model"`` to float rounding (the tests require
-    ≤ 1e-5 on tiny models); the book's chapters use ``"model"``, the default, and
-    ``benchmarks/bench_real.py`` times both.
+    ``attention="merged"`` (decoders with full attention in every layer whose attention passes the
+    cache's keys straight to the attention function: Llama/SmolLM2, Qwen2/3, Phi-3, OLMo, GPT-2 and
+    LLaVA's language model among the tiny families; not sliding-window ones such as Mistral or
+    Gemma 2/3, nor Falcon or GPT-J, which raise): the last token attends to the constant prefix and
+    to itself separately, merged in one softmax (:func:`merged_attention`), so a step neither
+    concatenates the prefix's keys and values with the new ones nor computes their gradients, which
+    nothing trains; the cache never grows, so ``reuse`` does not apply. Equal to ``"model"`` to float
+    rounding (the tests require ≤ 1e-5 on tiny models); the book's chapters use ``"model"``, the
+    default, and ``benchmarks/bench_real.py`` times both.
     """
     if attention == "merged":
         return _merged_last_token_logits(model, cache, input_ids, attention_mask)
@@ -213,8 +215,6 @@ def _configs(model: nn.Module):
 
 
 def _merged_last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    import copy as _copy
-
     layers = getattr(cache, "layers", None)
     if layers is None:
         raise ValueError("merged attention needs a transformers Cache with layers (from prefix_cache); use attention='model'")
@@ -223,7 +223,7 @@ def _merged_last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, 
     if wrong:
         raise ValueError(f"merged attention replaces sdpa or eager attention; this model uses {wrong}: use attention='model'")
     _register_merged()
-    view = _copy.copy(cache)
+    view = copy.copy(cache)
     view.layers = [_merged_layer(layer) for layer in layers]
     positions = getattr(cache, "scale_lib_last_positions", None)
     extra = {} if positions is None else {"position_ids": positions}

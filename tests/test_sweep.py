@@ -123,3 +123,34 @@ def test_a_stacked_sweep_equals_one_setting_per_pass_and_the_naive_sweep():
     single = rescaling_sweep(model, b, labels, sites, scales, max_stack_mb=0, **kw)
     naive = naive_sweep(model, b, labels, sites, scales, **kw)
     assert stacked.equals(single) and small_stacks.equals(single) and single.equals(naive)
+
+
+@pytest.mark.parametrize("arch", ["llava", "qwen3"])
+def test_a_sweep_sharing_one_prefix_equals_one_setting_per_pass(arch):
+    """share_prefix stacks the settings without repeating the prefix cache (merged attention): the
+    same table as one setting per pass, in groups of every size, and its logits equal to rounding."""
+    from scale_lib.core.hooks import parse_site
+    from scale_lib.core.prefix import prefix_cache
+    from scale_lib.scaling.sweep import _settings_last_token
+
+    model = sl.tiny_model(arch)
+    b = sl.tiny_batch(model, batch=6, padding="left", images=arch == "llava")
+    with torch.no_grad():
+        top = model(**b).logits[:, -1].topk(3).indices
+    labels, options = top[:, 0].clone(), top[:, [0, 1, 2]]
+    labels[::3] = top[::3, 1]
+    sites, scales = [f"L{layer}.H{h}" for layer in (0, 1) for h in range(4)] + ["L1.attn", "L0.mlp"], [0.0, 0.5, 2.0]
+    kw = dict(option_ids=options, batch_size=4, progress=False)
+    single = rescaling_sweep(model, b, labels, sites, scales, **kw)
+    for group in (1, 7, 100):
+        assert rescaling_sweep(model, b, labels, sites, scales, share_prefix=group, **kw).equals(single), group
+    settings = [(None, 1.0)] + [(parse_site(s), x) for s in sites[:3] for x in scales]
+    cache = prefix_cache(model, b)
+    length = cache.get_seq_length()
+    with torch.no_grad():
+        shared = _settings_last_token(model, sl.model_map(model), cache, b, settings, share=True)
+        repeated = _settings_last_token(model, sl.model_map(model), cache, b, settings, share=False)
+    assert cache.get_seq_length() == length and cache.layers[0].keys.shape[0] == 6  # the cache is left as it was
+    assert (shared - repeated).abs().max() <= 1e-5
+    with pytest.raises(ValueError, match="share_prefix=-1"):
+        rescaling_sweep(model, b, labels, sites, scales, share_prefix=-1, **kw)

@@ -155,6 +155,10 @@ def merged_attention(module, query, key, value, attention_mask, scaling: float, 
     usual SDPA attention. Scores over the prefix are ``q Kᵀ`` with the prefix keys as constants (the
     backward computes no prefix-key gradient), the new position's score is ``q·k``; one softmax over
     both, then ``p_prefix V + p_new v``. Grouped-query heads share their key/value head without copies.
+
+    The query's batch may be a multiple ``n`` of the prefix's (``n`` blocks of the same rows, e.g. the
+    settings of a rescaling sweep, block ``j`` = rows ``j*B .. (j+1)*B``): the blocks then read one
+    prefix, as extra query rows of its heads, and the prefix is never repeated.
     """
     if not isinstance(key, _PrefixAndNew):
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
@@ -164,16 +168,24 @@ def merged_attention(module, query, key, value, attention_mask, scaling: float, 
         raise ValueError(f"merged attention computes one query position (the last token); got {query.shape[2]}")
     kp, kn, vp, vn = key.prefix, key.new, value.prefix, value.new
     b, heads, _, d = query.shape
-    kv = kp.shape[1]
-    q = query.reshape(b, kv, heads // kv, d)  # [b, kv, group, d]: a group's heads share one key/value head
-    scores = torch.cat([q @ kp.transpose(-1, -2), (q * kn).sum(-1, keepdim=True)], dim=-1) * scaling  # [b, kv, group, T+1]
+    bk, kv, t, _ = kp.shape
+    if b % bk:
+        raise ValueError(f"the query has {b} rows, not a multiple of the prefix's {bk}")
+    n, g = b // bk, heads // kv
+
+    def blocks(x, width):  # [n*bk, h, width, d] -> [bk, h, n, width, d]: block j's rows as extra query rows
+        return x.reshape(n, bk, x.shape[1], width, x.shape[-1]).permute(1, 2, 0, 3, 4)
+
+    q = blocks(query.reshape(b, kv, g, d), g)  # [bk, kv, n, g, d]: a group's heads share one key/value head
+    s_prefix = q.reshape(bk, kv, n * g, d) @ kp.transpose(-1, -2)  # [bk, kv, n*g, T]: the prefix read once per row
+    s_new = (q * blocks(kn, 1)).sum(-1, keepdim=True)  # [bk, kv, n, g, 1]
+    scores = torch.cat([s_prefix.view(bk, kv, n, g, t), s_new], dim=-1) * scaling  # [bk, kv, n, g, T+1]
     if attention_mask is not None:  # [b, 1, 1, T+1] from the model's mask function: True (or 0.0) where a key is attended
-        mask = attention_mask[:, :, -1:, -scores.shape[-1]:]
+        mask = blocks(attention_mask[:, :, -1:, -(t + 1):], 1)  # [bk, 1, n, 1, T+1]
         scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
     p = torch.softmax(scores.float(), dim=-1).to(query.dtype)
-    t = kp.shape[2]
-    out = p[..., :t] @ vp + p[..., t:] * vn  # [b, kv, group, d]
-    return out.reshape(b, heads, 1, d).transpose(1, 2), None
+    out = (p[..., :t].reshape(bk, kv, n * g, t) @ vp).view(bk, kv, n, g, d) + p[..., t:] * blocks(vn, 1)  # [bk, kv, n, g, d]
+    return out.permute(2, 0, 1, 3, 4).reshape(b, heads, 1, d).transpose(1, 2), None
 
 
 def _merged_layer(layer):

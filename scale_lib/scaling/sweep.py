@@ -3,7 +3,8 @@ constant and measure how downstream accuracy moves, for every (layer, site, scal
 
 Only the last position changes, so each minibatch's prompt is run **once** (a prefix cache) and the
 settings cost last-token passes only — one per setting, or stacked along the batch, many settings in one
-pass (``max_stack_mb``): :func:`rescaling_sweep`. :func:`naive_sweep` runs the
+pass (``max_stack_mb``, which repeats the prefix per setting, or ``share_prefix``, which lets them all read
+one): :func:`rescaling_sweep`. :func:`naive_sweep` runs the
 whole prompt per setting; it exists to test the fast path against and to measure the speed-up.
 """
 
@@ -67,13 +68,15 @@ def _row_multipliers(mmap, settings, rows: int, dtype, device) -> tuple[dict, di
     return heads, blocks
 
 
-def _settings_last_token(model, mmap, cache, sub, settings) -> torch.Tensor:
+def _settings_last_token(model, mmap, cache, sub, settings, *, share: bool = False) -> torch.Tensor:
     """Last-token logits of ``sub`` under every setting at once: ``(len(settings) * rows, vocab)``.
 
-    The prefix cache is repeated along the batch once per setting and the last token of all of them runs
-    in **one** forward pass, each block of rows scaled by its own setting (hooks that multiply the whole
-    one-token chunk: in a cached step it *is* the last position). Equal to running the settings one by
-    one (``tests/test_sweep.py``); the cache is restored afterwards."""
+    The last token of every setting runs in **one** forward pass, each block of rows scaled by its own
+    setting (hooks that multiply the whole one-token chunk: in a cached step it *is* the last position).
+    ``share=False``: the prefix cache is repeated along the batch once per setting; ``share=True``: it is
+    not repeated, and the merged attention (:func:`scale_lib.core.prefix.merged_attention`) lets every
+    block read the one prefix. Equal to running the settings one by one (``tests/test_sweep.py``); the
+    cache is restored afterwards."""
     rows, n = sub["input_ids"].shape[0], len(settings)
     layers = cache.layers
     saved = [(layer.keys, layer.values) for layer in layers]
@@ -103,12 +106,13 @@ def _settings_last_token(model, mmap, cache, sub, settings) -> torch.Tensor:
         for (layer, kind), mult in blocks.items():
             module = mmap.attn_block(layer) if kind == "attn" else mmap.mlp_block(layer)
             handles.append(module.register_forward_hook(block_hook(mult)))
-        for layer, (k, v) in zip(layers, saved):
-            layer.keys, layer.values = k.repeat(n, *([1] * (k.dim() - 1))), v.repeat(n, *([1] * (v.dim() - 1)))
+        if not share:
+            for layer, (k, v) in zip(layers, saved):
+                layer.keys, layer.values = k.repeat(n, *([1] * (k.dim() - 1))), v.repeat(n, *([1] * (v.dim() - 1)))
         if saved_pos is not None:
             cache.scale_lib_last_positions = saved_pos.repeat(1, n, 1)
         ids, mask = sub["input_ids"].repeat(n, 1), sub["attention_mask"].repeat(n, 1)
-        return last_token_logits(model, cache, ids, mask)
+        return last_token_logits(model, cache, ids, mask, attention="merged" if share else "model")
     finally:
         for h in handles:
             h.remove()
@@ -124,7 +128,7 @@ def _stackable(cache) -> bool:
 
 
 @torch.no_grad()
-def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_size, cached, progress, max_stack_mb: float = 0):
+def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_size, cached, progress, max_stack_mb: float = 0, share_prefix: int = 0):
     sites = [parse_site(s) for s in sites]
     n = len(labels)
     if n_rows(inputs) != n:
@@ -138,12 +142,15 @@ def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_si
         sub = select_rows(inputs, rows)
         opts = option_ids[rows] if option_ids is not None else None
         cache = prefix_cache(model, sub, causal=mmap.causal) if cached else None
-        if cached and max_stack_mb and _stackable(cache):  # many settings per forward pass
-            per_setting = max(1, _cache_bytes(cache))
-            group = max(1, int(max_stack_mb * 2**20 // per_setting))
+        if cached and (share_prefix or (max_stack_mb and _stackable(cache))):  # many settings per forward pass
+            if share_prefix:
+                group = share_prefix
+            else:
+                per_setting = max(1, _cache_bytes(cache))
+                group = max(1, int(max_stack_mb * 2**20 // per_setting))
             for start in range(0, len(settings), group):
                 part = settings[start : start + group]
-                logits = _settings_last_token(model, mmap, cache, sub, part).view(len(part), sub["input_ids"].shape[0], -1)
+                logits = _settings_last_token(model, mmap, cache, sub, part, share=bool(share_prefix)).view(len(part), sub["input_ids"].shape[0], -1)
                 for j, k in enumerate(range(start, start + len(part))):
                     correct[k][rows] = answer_predictions(logits[j], opts) == labels[rows]
             continue
@@ -157,7 +164,7 @@ def _sweep(model, inputs, labels, sites, scales, *, option_ids, groups, batch_si
 
 def rescaling_sweep(model: nn.Module, inputs: dict, labels: torch.Tensor, sites: Sequence[str | Site], scales: Sequence[float], *,
                     option_ids: torch.Tensor | None = None, groups: Sequence[str] | None = None, batch_size: int = 64, progress: bool = True,
-                    max_stack_mb: float = 0) -> pd.DataFrame:
+                    max_stack_mb: float = 0, share_prefix: int = 0) -> pd.DataFrame:
     """Accuracy change when each site is scaled at the last token, per group — prefix cached.
 
     Args:
@@ -174,11 +181,18 @@ def rescaling_sweep(model: nn.Module, inputs: dict, labels: torch.Tensor, sites:
             ``benchmarks/results/sweep.json``: stacking (512 MB) is 3.0x faster on SmolLM2-135M, whose
             per-pass cost is large, and 1.8x *slower* on the tiny testbed, where copying the repeated
             cache costs more than the passes it saves — so it is opt-in (decided after that measurement).
+        share_prefix: ``> 0`` runs this many settings per pass, stacked **without** repeating the prefix
+            cache: every setting's last token reads the one prefix through the merged attention
+            (:func:`scale_lib.core.prefix.merged_attention`; decoders with full attention in every layer,
+            see :func:`scale_lib.core.prefix.last_token_logits`). Overrides ``max_stack_mb``; opt-in,
+            timed in ``benchmarks/results/sweep.json``.
 
     Returns a tidy DataFrame: ``site, layer, kind, head, scale, group, accuracy, baseline, delta, n``.
     """
+    if share_prefix < 0:
+        raise ValueError(f"share_prefix={share_prefix}: the number of settings per pass, >= 1 (or 0: off)")
     return _sweep(model, inputs, labels, sites, scales, option_ids=option_ids, groups=groups, batch_size=batch_size, cached=True, progress=progress,
-                  max_stack_mb=max_stack_mb)
+                  max_stack_mb=max_stack_mb, share_prefix=int(share_prefix))
 
 
 def naive_sweep(model: nn.Module, inputs: dict, labels: torch.Tensor, sites, scales, *, option_ids=None, groups=None, batch_size: int = 64, progress: bool = True) -> pd.DataFrame:

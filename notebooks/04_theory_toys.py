@@ -338,6 +338,13 @@ print(f"branch-specific γ vs shared γ, 3 branches, GD: {hg_gd_speedup:.2f}x")
 # overshoots a minimum now and then — but the spikes stay below the grey line, so the step counts
 # are unaffected.)
 #
+# (Are the best learning rates inside their grids? *Checked after seeing the 2026-12-03 run, in answer to
+# a review; no assertion was written before it.* In the table above, every arm's best rate lies strictly
+# inside its grid except one: with three branches, GD without γ picks the largest rate of its grid. A
+# wider grid could give that arm fewer steps, so the γ speed-up in the third panel is an upper bound.
+# The order-of-magnitude GD gain stated above comes from the one-branch arms, whose best rates are all
+# interior, as are every Adam arm's and the HG comparison's.)
+#
 # ## 5 · Weight decay: Input-Norm γ vs Output-Norm γ
 #
 # **Input-Norm γ** (followed by a linear map; the scalar model above). With weight decay λ on

@@ -99,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     old = json.loads(record.read_text()) if record.exists() else {}
     record.write_text(json.dumps({**old, **times}, indent=2) + "\n")
     total = sum(times.values())
-    again = f" ({len(reused)} reused from an earlier run of the same cells: {', '.join(reused)})" if reused else ""
-    print(f"all {len(notebooks)} notebooks ran in {mode} mode in {total:.0f} s ({total / 60:.1f} min){again}; figures are in {root / 'figures'}")
+    if reused:
+        print(f"{len(notebooks) - len(reused)} notebooks ran in {mode} mode now, {len(reused)} were reused ({', '.join(reused)}); "
+              f"their recorded times sum to {total:.0f} s ({total / 60:.1f} min); figures are in {root / 'figures'}")
+    else:
+        print(f"all {len(notebooks)} notebooks ran in {mode} mode in {total:.0f} s ({total / 60:.1f} min); figures are in {root / 'figures'}")
     return 0
 
 

@@ -93,6 +93,12 @@ def prefix_cache(model: nn.Module, inputs: Mapping | torch.Tensor, attention_mas
     return cache
 
 
+def _last_position_ids(cache) -> dict:
+    """``{"position_ids": ...}`` when the prefix cache carries the last token's explicit (multimodal) positions, else ``{}``."""
+    positions = getattr(cache, "scale_lib_last_positions", None)
+    return {} if positions is None else {"position_ids": positions}
+
+
 def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, reuse: bool = True,
                       attention: str = "model") -> torch.Tensor:
     """Logits at the last position, computing only that position on top of ``cache``.
@@ -121,8 +127,7 @@ def last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, attentio
     can_crop = reuse and hasattr(cache, "crop") and layers is not None and all(hasattr(x, "keys") for x in layers)
     past = cache if (can_crop or not reuse) else copy.deepcopy(cache)
     prefix_len = cache.get_seq_length() if can_crop else None
-    positions = getattr(cache, "scale_lib_last_positions", None)
-    extra = {} if positions is None else {"position_ids": positions}
+    extra = _last_position_ids(cache)
     try:
         out = model(input_ids=input_ids[:, -1:], attention_mask=attention_mask, past_key_values=past, use_cache=True, **extra)
     finally:
@@ -188,19 +193,24 @@ def merged_attention(module, query, key, value, attention_mask, scaling: float, 
     return out.permute(2, 0, 1, 3, 4).reshape(b, heads, 1, d).transpose(1, 2), None
 
 
+_MERGED_LAYER = None  # the DynamicLayer subclass below, made on first use (transformers is imported lazily)
+
+
 def _merged_layer(layer):
     """A view of a cached layer whose ``update`` returns the prefix and the new position apart (it never grows)."""
+    global _MERGED_LAYER
     from transformers.cache_utils import DynamicLayer
 
     if type(layer) is not DynamicLayer:
         raise ValueError(f"merged attention needs a plain DynamicCache (full attention in every layer); this cache has a "
                          f"{type(layer).__name__} layer: use attention='model'")
+    if _MERGED_LAYER is None:
+        class _MergedLayer(DynamicLayer):
+            def update(self, key_states, value_states, *args, **kwargs):
+                return _PrefixAndNew(self.keys, key_states), _PrefixAndNew(self.values, value_states)
 
-    class _MergedLayer(DynamicLayer):
-        def update(self, key_states, value_states, *args, **kwargs):
-            return _PrefixAndNew(self.keys, key_states), _PrefixAndNew(self.values, value_states)
-
-    view = object.__new__(_MergedLayer)
+        _MERGED_LAYER = _MergedLayer
+    view = object.__new__(_MERGED_LAYER)
     view.__dict__.update(layer.__dict__)
     return view
 
@@ -237,8 +247,7 @@ def _merged_last_token_logits(model: nn.Module, cache, input_ids: torch.Tensor, 
     _register_merged()
     view = copy.copy(cache)
     view.layers = [_merged_layer(layer) for layer in layers]
-    positions = getattr(cache, "scale_lib_last_positions", None)
-    extra = {} if positions is None else {"position_ids": positions}
+    extra = _last_position_ids(cache)
     before = [(c, c._attn_implementation) for c in configs]
     try:
         for c, _ in before:
